@@ -1,0 +1,1 @@
+//! Spans → service graph: pairing, per-edge RED metrics, anomalies (issue 4).

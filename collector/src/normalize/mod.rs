@@ -1,0 +1,1 @@
+//! Normalising proxy and SDK spans into [`crate::span::Span`].

@@ -1,0 +1,1 @@
+//! Pure authorization policy library: Istio AuthorizationPolicy parsing and evaluation (issue 3).

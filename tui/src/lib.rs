@@ -1,0 +1,1 @@
+//! Terminal dashboard over analyzer snapshots (issue 6).
