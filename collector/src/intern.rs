@@ -44,6 +44,8 @@ impl Interner {
 
 impl fmt::Debug for Interner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Interner").field("strings", &self.len()).finish()
+        f.debug_struct("Interner")
+            .field("strings", &self.len())
+            .finish()
     }
 }

@@ -1,1 +1,9 @@
 //! Trace encodings: lenient OTLP JSON decoding, canonical OTLP JSON encoding, Zipkin v2, files.
+
+mod json;
+/// OTLP/JSON requests: read whatever OTLP-ish JSON real tools write; write the collector's form.
+pub mod otlp_json;
+/// Files recorded for the offline commands, whatever trace format they hold.
+pub mod source;
+/// Zipkin v2 JSON, so Envoy's and other Zipkin tracers' spans read as OTLP.
+pub mod zipkin;

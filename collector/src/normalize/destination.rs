@@ -1,0 +1,288 @@
+//! Where a call went (destination), and the request's protocol, path and host.
+
+use crate::intern::Interner;
+use crate::span::{Destination, Protocol, SpanKind};
+
+use super::attrs::RequestAttrs;
+use super::envoy::{
+    ClusterDirection, authority_from_url, cluster_local_service, host_port_from_span_name,
+    parse_upstream_cluster, path_from_url, split_host_port, strip_query,
+};
+
+/// Resolves the destination of a span. Envoy's `upstream_cluster` comes first; then, for
+/// CLIENT/PRODUCER spans, `server.address`/`net.peer.name`, `http.host` and the URL
+/// authority; then an Envoy span name `<host>:<port>/…`.
+pub(crate) fn destination(
+    req: &RequestAttrs<'_>,
+    kind: SpanKind,
+    span_name: &str,
+    interner: &Interner,
+) -> Destination {
+    let cluster = req.upstream_cluster.and_then(parse_upstream_cluster);
+    let mut host = cluster.and_then(|c| c.host);
+    let mut port = cluster.and_then(|c| c.port);
+
+    if matches!(kind, SpanKind::Client | SpanKind::Producer) {
+        let (authority_host, authority_port) = match req
+            .http_host
+            .or_else(|| req.url.and_then(authority_from_url))
+        {
+            Some(authority) => {
+                let (h, p) = split_host_port(authority);
+                (Some(h).filter(|h| !h.is_empty()), p)
+            }
+            None => (None, None),
+        };
+        host = host
+            .or(req.server_address)
+            .or(req.net_peer_name)
+            .or(authority_host);
+        port = port
+            .or(req.server_port)
+            .or(req.net_peer_port)
+            .or(authority_port);
+    }
+    if (host.is_none() || port.is_none())
+        && let Some((name_host, name_port)) = host_port_from_span_name(span_name)
+    {
+        host = host.or(Some(name_host));
+        port = port.or(Some(name_port));
+    }
+
+    let (service, namespace) = match cluster.and_then(|c| c.service.zip(c.namespace)) {
+        Some(sn) => Some(sn),
+        None => host.and_then(cluster_local_service),
+    }
+    .unzip();
+
+    let sym = |s: Option<&str>| s.map(|s| interner.intern(s));
+    Destination {
+        host: sym(host),
+        port,
+        service: sym(service),
+        namespace: sym(namespace),
+        peer_service: sym(req.peer_service),
+        db_system: sym(req.db_system),
+        db_name: sym(req.db_name),
+        messaging_system: sym(req.messaging_system),
+        inbound: cluster.is_some_and(|c| c.direction == ClusterDirection::Inbound),
+    }
+}
+
+pub(crate) fn protocol(req: &RequestAttrs<'_>) -> Protocol {
+    if req.grpc {
+        Protocol::Grpc
+    } else if req.db_system.is_some() {
+        Protocol::Db
+    } else if req.messaging_system.is_some() {
+        Protocol::Messaging
+    } else if req.has_http_facts() {
+        Protocol::Http
+    } else if req.tcp || req.upstream_cluster.is_some() {
+        // `network.transport=tcp`, or an Envoy (tcp_proxy) span without HTTP facts.
+        Protocol::Tcp
+    } else {
+        Protocol::Unknown
+    }
+}
+
+/// The request path without query: an explicit path attribute first, then the URL.
+pub(crate) fn path<'a>(req: &RequestAttrs<'a>) -> Option<&'a str> {
+    req.url_path
+        .map(strip_query)
+        .or(req.http_target.map(strip_query))
+        .or(req.grpc_path)
+        .or(req.url.map(path_from_url))
+        .filter(|p| !p.is_empty())
+}
+
+/// The HTTP Host/authority: `http.host`, `server.address` on SERVER spans, the URL authority.
+pub(crate) fn host<'a>(req: &RequestAttrs<'a>, kind: SpanKind) -> Option<&'a str> {
+    req.http_host
+        .or(if kind == SpanKind::Server {
+            req.server_address
+        } else {
+            None
+        })
+        .or_else(|| req.url.and_then(authority_from_url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(
+        req: &RequestAttrs<'_>,
+        kind: SpanKind,
+        name: &str,
+    ) -> (
+        Option<String>,
+        Option<u16>,
+        Option<String>,
+        Option<String>,
+        bool,
+    ) {
+        let interner = Interner::new();
+        let d = destination(req, kind, name, &interner);
+        let s = |sym: Option<crate::intern::Sym>| sym.map(|s| interner.resolve(s).to_owned());
+        (s(d.host), d.port, s(d.service), s(d.namespace), d.inbound)
+    }
+
+    #[test]
+    fn from_upstream_cluster() {
+        let req = RequestAttrs {
+            upstream_cluster: Some("outbound|9080||reviews.bookinfo.svc.cluster.local"),
+            url: Some("http://reviews:9080/reviews/0"),
+            ..RequestAttrs::default()
+        };
+        let got = resolved(
+            &req,
+            SpanKind::Client,
+            "reviews.bookinfo.svc.cluster.local:9080/*",
+        );
+        assert_eq!(
+            got,
+            (
+                Some("reviews.bookinfo.svc.cluster.local".into()),
+                Some(9080),
+                Some("reviews".into()),
+                Some("bookinfo".into()),
+                false
+            )
+        );
+    }
+
+    #[test]
+    fn inbound_uses_span_name_for_host() {
+        let req = RequestAttrs {
+            upstream_cluster: Some("inbound|9080||"),
+            ..RequestAttrs::default()
+        };
+        let got = resolved(
+            &req,
+            SpanKind::Server,
+            "details.bookinfo.svc.cluster.local:9080/*",
+        );
+        assert_eq!(
+            got,
+            (
+                Some("details.bookinfo.svc.cluster.local".into()),
+                Some(9080),
+                Some("details".into()),
+                Some("bookinfo".into()),
+                true
+            )
+        );
+    }
+
+    #[test]
+    fn passthrough_and_external() {
+        let req = RequestAttrs {
+            upstream_cluster: Some("PassthroughCluster"),
+            url: Some("https://www.google.com/search?q=x"),
+            ..RequestAttrs::default()
+        };
+        let got = resolved(&req, SpanKind::Client, "egress www.google.com");
+        assert_eq!(
+            got,
+            (Some("www.google.com".into()), None, None, None, false)
+        );
+        let req = RequestAttrs {
+            upstream_cluster: Some("outbound|443||www.google.com"),
+            ..RequestAttrs::default()
+        };
+        let got = resolved(&req, SpanKind::Client, "x");
+        assert_eq!(
+            got,
+            (Some("www.google.com".into()), Some(443), None, None, false)
+        );
+    }
+
+    #[test]
+    fn otel_client_and_server() {
+        let req = RequestAttrs {
+            server_address: Some("web.emojivoto.svc.cluster.local"),
+            server_port: Some(8080),
+            url: Some("http://other:1/x"),
+            ..RequestAttrs::default()
+        };
+        let got = resolved(&req, SpanKind::Client, "GET");
+        assert_eq!(
+            got,
+            (
+                Some("web.emojivoto.svc.cluster.local".into()),
+                Some(8080),
+                Some("web".into()),
+                Some("emojivoto".into()),
+                false
+            )
+        );
+        // On a SERVER span server.address is the span's own host, not a destination.
+        assert_eq!(
+            resolved(&req, SpanKind::Server, "GET"),
+            (None, None, None, None, false)
+        );
+        let req = RequestAttrs {
+            net_peer_name: Some("db1"),
+            net_peer_port: Some(5432),
+            ..RequestAttrs::default()
+        };
+        assert_eq!(
+            resolved(&req, SpanKind::Client, "SELECT"),
+            (Some("db1".into()), Some(5432), None, None, false)
+        );
+    }
+
+    #[test]
+    fn paths_and_hosts() {
+        let mut req = RequestAttrs {
+            url: Some("http://reviews:9080/reviews/0?x=1"),
+            ..RequestAttrs::default()
+        };
+        assert_eq!(path(&req), Some("/reviews/0"));
+        assert_eq!(host(&req, SpanKind::Client), Some("reviews:9080"));
+        req.http_target = Some("/t?q");
+        assert_eq!(path(&req), Some("/t"));
+        req.url_path = Some("/explicit");
+        assert_eq!(path(&req), Some("/explicit"));
+        req.http_host = Some("h");
+        assert_eq!(host(&req, SpanKind::Client), Some("h"));
+        let req = RequestAttrs {
+            server_address: Some("web"),
+            grpc_path: Some("/pkg.Svc/Method"),
+            ..RequestAttrs::default()
+        };
+        assert_eq!(host(&req, SpanKind::Server), Some("web"));
+        assert_eq!(host(&req, SpanKind::Client), None);
+        assert_eq!(path(&req), Some("/pkg.Svc/Method"));
+        assert_eq!(path(&RequestAttrs::default()), None);
+    }
+
+    #[test]
+    fn protocols() {
+        let http = RequestAttrs {
+            method: Some("GET"),
+            tcp: true,
+            ..RequestAttrs::default()
+        };
+        assert_eq!(protocol(&http), Protocol::Http);
+        let grpc = RequestAttrs { grpc: true, ..http };
+        assert_eq!(protocol(&grpc), Protocol::Grpc);
+        let db = RequestAttrs {
+            db_system: Some("postgresql"),
+            ..RequestAttrs::default()
+        };
+        assert_eq!(protocol(&db), Protocol::Db);
+        let msg = RequestAttrs {
+            messaging_system: Some("kafka"),
+            ..RequestAttrs::default()
+        };
+        assert_eq!(protocol(&msg), Protocol::Messaging);
+        let tcp = RequestAttrs {
+            upstream_cluster: Some("outbound|3306||mysql.db.svc.cluster.local"),
+            ..RequestAttrs::default()
+        };
+        assert_eq!(protocol(&tcp), Protocol::Tcp);
+        assert_eq!(protocol(&RequestAttrs::default()), Protocol::Unknown);
+    }
+}

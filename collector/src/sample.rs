@@ -1,0 +1,142 @@
+//! Envoy/Istio-shaped OTLP requests, generated deterministically: the benchmark's input, test
+//! fixtures, and the seed of the load generator. Every attribute is a string, as Envoy sends.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
+
+/// The bookinfo calls a sidecar mesh makes: (caller, callee, port, path).
+const CALLS: &[(&str, &str, u16, &str)] = &[
+    ("productpage", "details", 9080, "/details/0"),
+    ("productpage", "reviews", 9080, "/reviews/0"),
+    ("reviews", "ratings", 9080, "/ratings/0"),
+    ("istio-ingressgateway", "productpage", 9080, "/productpage"),
+];
+const NAMESPACE: &str = "bookinfo";
+
+pub fn string_attr(key: &str, value: impl Into<String>) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A request of `spans` sidecar spans (alternating CLIENT and SERVER halves of bookinfo calls,
+/// ~15 string attributes each), grouped one resource per emitting workload as Envoy's OTel
+/// tracer does. `seed` varies ids and timings.
+pub fn envoy_request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
+    let mut by_workload: Vec<(String, Vec<Span>)> = Vec::new();
+    for i in 0..spans {
+        let n = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+        let (caller, callee, port, path) = CALLS[(n / 2) as usize % CALLS.len()];
+        let client = i % 2 == 0;
+        let workload = if client { caller } else { callee };
+        let span = envoy_span(n, caller, callee, port, path, client);
+        match by_workload.iter_mut().find(|(w, _)| w == workload) {
+            Some((_, spans)) => spans.push(span),
+            None => by_workload.push((workload.to_owned(), vec![span])),
+        }
+    }
+    ExportTraceServiceRequest {
+        resource_spans: by_workload
+            .into_iter()
+            .map(|(workload, spans)| ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![string_attr(
+                        "service.name",
+                        format!("{workload}.{NAMESPACE}"),
+                    )],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+fn envoy_span(n: u64, caller: &str, callee: &str, port: u16, path: &str, client: bool) -> Span {
+    let workload = if client { caller } else { callee };
+    let gateway = workload == "istio-ingressgateway";
+    let pod = format!("{workload}-v1-6f89b6c557-{:05x}", n % 0xfffff);
+    let node_id = if gateway {
+        format!("router~10.244.0.14~{pod}.istio-system~istio-system.svc.cluster.local")
+    } else {
+        format!(
+            "sidecar~10.244.0.{}~{pod}.{NAMESPACE}~{NAMESPACE}.svc.cluster.local",
+            n % 250
+        )
+    };
+    let host = format!("{callee}.{NAMESPACE}.svc.cluster.local");
+    let upstream_cluster = if client {
+        format!("outbound|{port}||{host}")
+    } else {
+        format!("inbound|{port}||")
+    };
+    let failed = n % 50 == 7;
+    let status_code = if failed { "503" } else { "200" };
+    let mut trace_id = [0u8; 16];
+    trace_id[..8].copy_from_slice(&(n / 2 + 1).to_be_bytes());
+    trace_id[8..].copy_from_slice(&0x5eed_u64.to_be_bytes());
+    let start = 1_701_779_876_000_000_000 + n * 1_000_000;
+    Span {
+        trace_id: trace_id.to_vec(),
+        // The SERVER half's parent is its CLIENT half, as Envoy propagates it.
+        span_id: (n | 1 << 40).to_be_bytes().to_vec(),
+        parent_span_id: if client {
+            Vec::new()
+        } else {
+            ((n - 1) | 1 << 40).to_be_bytes().to_vec()
+        },
+        name: format!("{host}:{port}/*"),
+        kind: if client {
+            span::SpanKind::Client
+        } else {
+            span::SpanKind::Server
+        } as i32,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 2_000_000 + (n % 7) * 300_000,
+        attributes: vec![
+            string_attr("node_id", node_id),
+            string_attr("zone", "us-east-1a"),
+            string_attr(
+                "guid:x-request-id",
+                format!("{:032x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            ),
+            string_attr("http.url", format!("http://{callee}:{port}{path}?user=42")),
+            string_attr("http.method", "GET"),
+            string_attr("downstream_cluster", "-"),
+            string_attr("user_agent", "python-requests/2.31.0"),
+            string_attr("http.protocol", "HTTP/1.1"),
+            string_attr("peer.address", format!("10.244.0.{}", (n + 3) % 250)),
+            string_attr("request_size", "0"),
+            string_attr("upstream_cluster", upstream_cluster.clone()),
+            string_attr("upstream_cluster.name", upstream_cluster),
+            string_attr("http.status_code", status_code),
+            string_attr("response_size", "1843"),
+            string_attr("response_flags", if failed { "UF" } else { "-" }),
+            string_attr("istio.canonical_service", workload),
+            string_attr("istio.canonical_revision", "v1"),
+            string_attr(
+                "istio.namespace",
+                if gateway { "istio-system" } else { NAMESPACE },
+            ),
+            string_attr("istio.mesh_id", "cluster.local"),
+            string_attr("component", "proxy"),
+        ],
+        status: failed.then(|| Status {
+            code: status::StatusCode::Error as i32,
+            message: String::new(),
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,257 @@
+//! `meshlens serve`: the receivers, the queue, the pipeline and the API, started and stopped
+//! as one [`Collector`].
+
+mod api;
+mod body;
+mod grpc;
+mod http;
+mod ingest;
+pub mod metrics;
+mod pipeline;
+mod queue;
+mod record;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::intern::Interner;
+use crate::normalize::Normalizer;
+use crate::summary::Summary;
+pub use pipeline::{PipelineReport, SpanSink};
+
+/// OTLP's recommended gRPC message limit.
+pub const DEFAULT_MAX_GRPC_REQUEST_BYTES: usize = 4 << 20;
+pub const DEFAULT_MAX_HTTP_REQUEST_BYTES: usize = 20 << 20;
+pub const DEFAULT_QUEUE_SPANS: usize = 200_000;
+
+/// What to listen on and how much to hold. `None` disables a listener.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub otlp_grpc: Option<SocketAddr>,
+    pub otlp_http: Option<SocketAddr>,
+    pub zipkin: Option<SocketAddr>,
+    pub api: Option<SocketAddr>,
+    pub max_grpc_request_bytes: usize,
+    pub max_http_request_bytes: usize,
+    pub queue_spans: usize,
+    pub record: Option<PathBuf>,
+}
+
+/// Where accepted spans go, and the API routes that read what they became.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub interner: Interner,
+    pub sink: Box<dyn SpanSink>,
+    pub api: axum::Router,
+}
+
+impl Pipeline {
+    /// Spans feed a [`Summary`] served at `GET /api/v1/summary`.
+    pub fn summary(interner: Interner) -> Self {
+        let summary = Arc::new(std::sync::Mutex::new(Summary::new(interner.clone())));
+        let api = api::summary_router(summary.clone());
+        let sink = move |spans: &[crate::span::Span]| match summary.lock() {
+            Ok(mut summary) => summary.add(spans),
+            Err(poisoned) => poisoned.into_inner().add(spans),
+        };
+        Self {
+            interner,
+            sink: Box::new(sink),
+            api,
+        }
+    }
+}
+
+impl std::fmt::Debug for dyn SpanSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpanSink")
+    }
+}
+
+/// The addresses actually bound (port 0 resolved).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BoundAddrs {
+    pub otlp_grpc: Option<SocketAddr>,
+    pub otlp_http: Option<SocketAddr>,
+    pub zipkin: Option<SocketAddr>,
+    pub api: Option<SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen for {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the recording {path}: {source}")]
+    Record {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the pipeline thread: {0}")]
+    Pipeline(std::io::Error),
+}
+
+/// A running collector. Dropping it without [`Collector::shutdown`] aborts the listeners.
+#[derive(Debug)]
+pub struct Collector {
+    addrs: BoundAddrs,
+    stop: watch::Sender<bool>,
+    servers: JoinSet<()>,
+    pipeline: std::thread::JoinHandle<PipelineReport>,
+    metrics: Arc<metrics::IngestMetrics>,
+}
+
+impl Collector {
+    /// Binds every listener (so a taken port fails here, before anything runs), then serves.
+    pub async fn start(config: ServeConfig, pipeline: Pipeline) -> Result<Self, ServeError> {
+        let grpc_listener = bind(config.otlp_grpc, "OTLP/gRPC").await?;
+        let http_listener = bind(config.otlp_http, "OTLP/HTTP").await?;
+        let zipkin_listener = bind(config.zipkin, "Zipkin").await?;
+        let api_listener = bind(config.api, "the API").await?;
+        let addrs = BoundAddrs {
+            otlp_grpc: local_addr(&grpc_listener),
+            otlp_http: local_addr(&http_listener),
+            zipkin: local_addr(&zipkin_listener),
+            api: local_addr(&api_listener),
+        };
+
+        let recorder = match &config.record {
+            Some(path) => {
+                Some(
+                    record::Recorder::open(path).map_err(|source| ServeError::Record {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let metrics = Arc::new(metrics::IngestMetrics::default());
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let (sender, receiver) = queue::bounded(config.queue_spans, metrics.clone());
+        let pipeline_thread = pipeline::spawn(receiver, recorder, pipeline.sink, metrics.clone())
+            .map_err(ServeError::Pipeline)?;
+        let ingest = Arc::new(ingest::Ingest::new(
+            Normalizer::new(pipeline.interner),
+            sender,
+            metrics.clone(),
+            config.record.is_some(),
+        ));
+
+        let (stop, stopped) = watch::channel(false);
+        let mut servers = JoinSet::new();
+        if let Some(listener) = grpc_listener {
+            let service = grpc::service(ingest.clone(), config.max_grpc_request_bytes);
+            let layer = tower::util::MapResponseLayer::new(grpc::spec_status_codes(ingest.clone()));
+            let shutdown = until_stopped(stopped.clone());
+            servers.spawn(async move {
+                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let result = tonic::transport::Server::builder()
+                    .layer(layer)
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, shutdown)
+                    .await;
+                if let Err(error) = result {
+                    tracing::error!(%error, "OTLP/gRPC server failed");
+                }
+            });
+        }
+        let state = |max_request_bytes| http::HttpState {
+            ingest: ingest.clone(),
+            max_request_bytes,
+        };
+        if let Some(listener) = http_listener {
+            let router = http::otlp_router(state(config.max_http_request_bytes));
+            spawn_http(&mut servers, listener, router, stopped.clone(), "OTLP/HTTP");
+        }
+        if let Some(listener) = zipkin_listener {
+            let router = http::zipkin_router(state(config.max_http_request_bytes));
+            spawn_http(&mut servers, listener, router, stopped.clone(), "Zipkin");
+        }
+        if let Some(listener) = api_listener {
+            let router = api::router(Arc::new(registry), pipeline.api);
+            spawn_http(&mut servers, listener, router, stopped.clone(), "API");
+        }
+        drop(ingest);
+
+        Ok(Self {
+            addrs,
+            stop,
+            servers,
+            pipeline: pipeline_thread,
+            metrics,
+        })
+    }
+
+    pub fn addrs(&self) -> BoundAddrs {
+        self.addrs
+    }
+
+    pub fn metrics(&self) -> &metrics::IngestMetrics {
+        &self.metrics
+    }
+
+    /// Stops accepting, lets in-flight requests finish, drains the queue into the sink and
+    /// the recording, and reports what the pipeline did.
+    pub async fn shutdown(mut self) -> PipelineReport {
+        let _ = self.stop.send(true);
+        while self.servers.join_next().await.is_some() {}
+        // Every sender (held by the servers' handlers) is gone now: the pipeline drains and ends.
+        let pipeline = self.pipeline;
+        match tokio::task::spawn_blocking(move || pipeline.join()).await {
+            Ok(Ok(report)) => report,
+            _ => {
+                tracing::error!("the pipeline thread panicked");
+                PipelineReport::default()
+            }
+        }
+    }
+}
+
+async fn bind(
+    addr: Option<SocketAddr>,
+    what: &'static str,
+) -> Result<Option<TcpListener>, ServeError> {
+    match addr {
+        None => Ok(None),
+        Some(addr) => TcpListener::bind(addr)
+            .await
+            .map(Some)
+            .map_err(|source| ServeError::Bind { what, addr, source }),
+    }
+}
+
+fn local_addr(listener: &Option<TcpListener>) -> Option<SocketAddr> {
+    listener.as_ref().and_then(|l| l.local_addr().ok())
+}
+
+async fn until_stopped(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|&stop| stop).await;
+}
+
+fn spawn_http(
+    servers: &mut JoinSet<()>,
+    listener: TcpListener,
+    router: axum::Router,
+    stopped: watch::Receiver<bool>,
+    what: &'static str,
+) {
+    servers.spawn(async move {
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(until_stopped(stopped))
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "{what} server failed");
+        }
+    });
+}

@@ -1,0 +1,265 @@
+//! A zero-copy walk over OTLP protobuf `ExportTraceServiceRequest` bytes that feeds the
+//! normaliser directly.
+//!
+//! An owned prost decode allocates a `String` per attribute key and value and a `Vec` per id,
+//! only for the normaliser to look at them once and throw them away; on Envoy-shaped spans
+//! (~15 string attributes each) that allocation is most of the ingest cost. Here every string
+//! and id is borrowed from the request body, and only the facts a [`Span`] keeps are interned.
+//! Fields meshlens does not use (events, links, scope) are skipped by their length, with the
+//! framing of their top level checked; strings are checked for UTF-8 as prost does.
+
+mod reader;
+
+use crate::normalize::{AttrValue, Normalizer, Rejected, ResourceFacts, SpanFields};
+use crate::span::Span;
+
+pub use reader::WireError;
+use reader::{Reader, WireType};
+
+/// Normalises every span of a protobuf-encoded `ExportTraceServiceRequest`, appending them to
+/// `out`. Spans with invalid ids are counted in the returned [`Rejected`], as OTLP partial
+/// success expects. On a framing error nothing is appended.
+pub fn normalize_request(
+    bytes: &[u8],
+    normalizer: &Normalizer,
+    out: &mut Vec<Span>,
+) -> Result<Rejected, WireError> {
+    let start_len = out.len();
+    let mut rejected = Rejected::default();
+    let result = walk_request(bytes, normalizer, out, &mut rejected);
+    if result.is_err() {
+        out.truncate(start_len);
+    }
+    result.map(|()| rejected)
+}
+
+/// Counts spans in a protobuf `ExportTraceServiceRequest` without normalising them.
+pub fn count_spans(bytes: &[u8]) -> Result<u64, WireError> {
+    let mut count = 0;
+    let mut request = Reader::new(bytes);
+    while let Some((field, wire)) = request.key()? {
+        if field != 1 || wire != WireType::Len {
+            request.skip(wire)?;
+            continue;
+        }
+        let mut resource_spans = request.sub()?;
+        while let Some((field, wire)) = resource_spans.key()? {
+            if field != 2 || wire != WireType::Len {
+                resource_spans.skip(wire)?;
+                continue;
+            }
+            let mut scope_spans = resource_spans.sub()?;
+            while let Some((field, wire)) = scope_spans.key()? {
+                if field == 2 && wire == WireType::Len {
+                    scope_spans.bytes()?;
+                    count += 1;
+                } else {
+                    scope_spans.skip(wire)?;
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn walk_request(
+    bytes: &[u8],
+    normalizer: &Normalizer,
+    out: &mut Vec<Span>,
+    rejected: &mut Rejected,
+) -> Result<(), WireError> {
+    let mut request = Reader::new(bytes);
+    let mut resource_index = 0;
+    while let Some((field, wire)) = request.key()? {
+        match (field, wire) {
+            (1, WireType::Len) => {
+                walk_resource_spans(request.sub()?, resource_index, normalizer, out, rejected)?;
+                resource_index += 1;
+            }
+            _ => request.skip(wire)?,
+        }
+    }
+    Ok(())
+}
+
+fn walk_resource_spans(
+    resource_spans: Reader<'_>,
+    resource_index: usize,
+    normalizer: &Normalizer,
+    out: &mut Vec<Span>,
+    rejected: &mut Rejected,
+) -> Result<(), WireError> {
+    // The resource may follow its spans on the wire; read it first so that every span sees it.
+    let mut resource = normalizer.resource();
+    let mut scan = resource_spans.clone();
+    while let Some((field, wire)) = scan.key()? {
+        match (field, wire) {
+            (1, WireType::Len) => {
+                let mut fields = scan.sub()?;
+                while let Some((field, wire)) = fields.key()? {
+                    match (field, wire) {
+                        (1, WireType::Len) => {
+                            let (key, value) = key_value(fields.sub()?)?;
+                            resource.attr(key, value);
+                        }
+                        _ => fields.skip(wire)?,
+                    }
+                }
+            }
+            _ => scan.skip(wire)?,
+        }
+    }
+    let resource = resource.finish();
+
+    let mut span_index = 0;
+    let mut scan = resource_spans;
+    while let Some((field, wire)) = scan.key()? {
+        match (field, wire) {
+            (2, WireType::Len) => {
+                let mut scope_spans = scan.sub()?;
+                while let Some((field, wire)) = scope_spans.key()? {
+                    match (field, wire) {
+                        (2, WireType::Len) => {
+                            let result = walk_span(scope_spans.sub()?, &resource, normalizer)?;
+                            match result {
+                                Ok(span) => out.push(span),
+                                Err(why) => {
+                                    rejected.count += 1;
+                                    if rejected.first_error.is_none() {
+                                        rejected.first_error = Some(format!(
+                                            "span {span_index} of resource {resource_index}: {why}"
+                                        ));
+                                    }
+                                }
+                            }
+                            span_index += 1;
+                        }
+                        (1, WireType::Len) => check_message(scope_spans.sub()?)?,
+                        _ => scope_spans.skip(wire)?,
+                    }
+                }
+            }
+            _ => scan.skip(wire)?,
+        }
+    }
+    Ok(())
+}
+
+type SpanResult = Result<Span, crate::normalize::Rejection>;
+
+fn walk_span<'a>(
+    mut span: Reader<'a>,
+    resource: &ResourceFacts<'a>,
+    normalizer: &Normalizer,
+) -> Result<SpanResult, WireError> {
+    let mut fields = SpanFields {
+        trace_id: &[],
+        span_id: &[],
+        parent_span_id: &[],
+        name: "",
+        kind: 0,
+        start_unix_nanos: 0,
+        end_unix_nanos: 0,
+        status_code: 0,
+    };
+    let mut builder = normalizer.span(resource);
+    while let Some((field, wire)) = span.key()? {
+        match (field, wire) {
+            (1, WireType::Len) => fields.trace_id = span.bytes()?,
+            (2, WireType::Len) => fields.span_id = span.bytes()?,
+            (3, WireType::Len) => {
+                span.str()?;
+            }
+            (4, WireType::Len) => fields.parent_span_id = span.bytes()?,
+            (5, WireType::Len) => fields.name = span.str()?,
+            (6, WireType::Varint) => fields.kind = span.varint()? as i32,
+            (7, WireType::Fixed64) => fields.start_unix_nanos = span.fixed64()?,
+            (8, WireType::Fixed64) => fields.end_unix_nanos = span.fixed64()?,
+            (9, WireType::Len) => {
+                let (key, value) = key_value(span.sub()?)?;
+                builder.attr(key, value);
+            }
+            (11 | 13, WireType::Len) => check_message(span.sub()?)?,
+            (15, WireType::Len) => fields.status_code = status_code(span.sub()?)?,
+            _ => span.skip(wire)?,
+        }
+    }
+    Ok(builder.finish(fields))
+}
+
+fn key_value(mut kv: Reader<'_>) -> Result<(&str, AttrValue<'_>), WireError> {
+    let mut key = "";
+    let mut value = AttrValue::Other;
+    while let Some((field, wire)) = kv.key()? {
+        match (field, wire) {
+            (1, WireType::Len) => key = kv.str()?,
+            (2, WireType::Len) => value = any_value(kv.sub()?)?,
+            _ => kv.skip(wire)?,
+        }
+    }
+    Ok((key, value))
+}
+
+fn any_value(mut any: Reader<'_>) -> Result<AttrValue<'_>, WireError> {
+    let mut value = AttrValue::Other;
+    while let Some((field, wire)) = any.key()? {
+        value = match (field, wire) {
+            (1, WireType::Len) => AttrValue::Str(any.str()?),
+            (2, WireType::Varint) => AttrValue::Bool(any.varint()? != 0),
+            (3, WireType::Varint) => AttrValue::Int(any.varint()? as i64),
+            (4, WireType::Fixed64) => AttrValue::Double(f64::from_bits(any.fixed64()?)),
+            // Header attributes are string arrays in OTel semantic conventions: the first
+            // string stands for the header, as on the owned path.
+            (5, WireType::Len) => first_string(any.sub()?)?,
+            (6, WireType::Len) => {
+                check_message(any.sub()?)?;
+                AttrValue::Other
+            }
+            _ => {
+                any.skip(wire)?;
+                AttrValue::Other
+            }
+        };
+    }
+    Ok(value)
+}
+
+fn first_string(mut array: Reader<'_>) -> Result<AttrValue<'_>, WireError> {
+    let mut first = None;
+    while let Some((field, wire)) = array.key()? {
+        match (field, wire) {
+            (1, WireType::Len) => {
+                if let (None, AttrValue::Str(s)) = (first, any_value(array.sub()?)?) {
+                    first = Some(s);
+                }
+            }
+            _ => array.skip(wire)?,
+        }
+    }
+    Ok(first.map_or(AttrValue::Other, AttrValue::Str))
+}
+
+fn status_code(mut status: Reader<'_>) -> Result<i32, WireError> {
+    let mut code = 0;
+    while let Some((field, wire)) = status.key()? {
+        match (field, wire) {
+            (2, WireType::Len) => {
+                status.str()?;
+            }
+            (3, WireType::Varint) => code = status.varint()? as i32,
+            _ => status.skip(wire)?,
+        }
+    }
+    Ok(code)
+}
+
+/// Walks a message meshlens does not read, so malformed framing inside it is still refused.
+fn check_message(mut message: Reader<'_>) -> Result<(), WireError> {
+    while let Some((_, wire)) = message.key()? {
+        message.skip(wire)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

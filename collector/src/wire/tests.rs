@@ -1,0 +1,132 @@
+#![allow(clippy::unwrap_used)]
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+use super::*;
+use crate::intern::Interner;
+use crate::sample::envoy_request;
+
+fn owned_path(
+    request: &ExportTraceServiceRequest,
+    normalizer: &Normalizer,
+) -> (Vec<Span>, Rejected) {
+    let mut spans = Vec::new();
+    let rejected = normalizer.normalize_request(request, &mut spans);
+    (spans, rejected)
+}
+
+fn wire_path(bytes: &[u8], normalizer: &Normalizer) -> Result<(Vec<Span>, Rejected), WireError> {
+    let mut spans = Vec::new();
+    normalize_request(bytes, normalizer, &mut spans).map(|rejected| (spans, rejected))
+}
+
+#[test]
+fn wire_and_owned_decoding_normalise_identically() {
+    let normalizer = Normalizer::new(Interner::new());
+    for seed in 0..4 {
+        let request = envoy_request(64, seed);
+        let bytes = request.encode_to_vec();
+        let (wire_spans, wire_rejected) = wire_path(&bytes, &normalizer).unwrap();
+        let (owned_spans, owned_rejected) = owned_path(&request, &normalizer);
+        assert_eq!(wire_spans.len(), 64);
+        assert_eq!(wire_spans, owned_spans);
+        assert_eq!(wire_rejected, owned_rejected);
+    }
+}
+
+#[test]
+fn spans_with_bad_ids_are_rejected_and_the_rest_kept() {
+    let normalizer = Normalizer::new(Interner::new());
+    let mut request = envoy_request(6, 1);
+    let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+    spans[0].trace_id = vec![1; 15];
+    spans[1].span_id = vec![0; 8];
+    let (kept, rejected) = wire_path(&request.encode_to_vec(), &normalizer).unwrap();
+    assert_eq!(kept.len(), 4);
+    assert_eq!(rejected.count, 2);
+    let why = rejected.first_error.unwrap();
+    assert!(why.contains("span 0 of resource 0"), "{why}");
+    assert!(why.contains("trace id"), "{why}");
+}
+
+/// Whatever prefix of a valid body arrives, the walker agrees with prost on whether it is a
+/// valid message, and never panics.
+#[test]
+fn truncated_bodies_are_refused_exactly_when_prost_refuses_them() {
+    let normalizer = Normalizer::new(Interner::new());
+    let bytes = envoy_request(3, 7).encode_to_vec();
+    for len in 0..bytes.len() {
+        let prefix = &bytes[..len];
+        let prost_ok = ExportTraceServiceRequest::decode(prefix).is_ok();
+        let wire = wire_path(prefix, &normalizer);
+        assert_eq!(wire.is_ok(), prost_ok, "prefix of {len} bytes: {wire:?}");
+        if let Err(error) = wire {
+            assert!(error.offset <= len, "{error}");
+        }
+    }
+}
+
+#[test]
+fn a_resource_after_its_spans_still_applies_to_them() {
+    let normalizer = Normalizer::new(Interner::new());
+    let request = envoy_request(2, 3);
+    let resource_spans = &request.resource_spans[0];
+    // Field 2 (scope_spans) first, then field 1 (resource): legal protobuf, unusual order.
+    let mut inner = Vec::new();
+    for scope in &resource_spans.scope_spans {
+        prost::encoding::message::encode(2, scope, &mut inner);
+    }
+    prost::encoding::message::encode(1, resource_spans.resource.as_ref().unwrap(), &mut inner);
+    let mut body = Vec::new();
+    prost::encoding::bytes::encode(1, &inner, &mut body);
+    let (reordered, _) = wire_path(&body, &normalizer).unwrap();
+    let (expected, _) = owned_path(
+        &ExportTraceServiceRequest {
+            resource_spans: vec![resource_spans.clone()],
+        },
+        &normalizer,
+    );
+    assert_eq!(reordered, expected);
+}
+
+#[test]
+fn invalid_utf8_is_a_decode_error_with_its_offset() {
+    let normalizer = Normalizer::new(Interner::new());
+    let mut request = envoy_request(1, 0);
+    request.resource_spans[0].scope_spans[0].spans[0].name = "MARKER".into();
+    let mut bytes = request.encode_to_vec();
+    let at = bytes.windows(6).position(|w| w == b"MARKER").unwrap();
+    bytes[at] = 0xff;
+    let error = wire_path(&bytes, &normalizer).unwrap_err();
+    assert_eq!(error.what, "string is not valid UTF-8");
+    assert_eq!(error.offset, at - 1, "points at the string's length prefix");
+    assert!(ExportTraceServiceRequest::decode(&bytes[..]).is_err());
+}
+
+#[test]
+fn garbage_is_refused_without_panicking() {
+    let normalizer = Normalizer::new(Interner::new());
+    for garbage in [
+        &b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"[..],
+        b"\x0a\xff\xff\xff\xff\x0f",
+        b"\x0b",
+        b"{\"resourceSpans\":[]}",
+    ] {
+        assert!(wire_path(garbage, &normalizer).is_err(), "{garbage:?}");
+    }
+    assert_eq!(
+        wire_path(b"", &normalizer).unwrap().0.len(),
+        0,
+        "an empty request is valid"
+    );
+}
+
+#[test]
+fn count_spans_counts_without_normalising() {
+    assert_eq!(
+        count_spans(&envoy_request(37, 2).encode_to_vec()).unwrap(),
+        37
+    );
+    assert_eq!(count_spans(b"").unwrap(), 0);
+}

@@ -1,0 +1,35 @@
+//! Subcommands and their flags.
+
+mod inspect;
+mod listen;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Usage or input error: bad flags, unreadable or malformed files.
+pub const EXIT_INPUT_ERROR: u8 = 2;
+
+/// meshlens — see your service mesh through its traces, and prove it is locked down.
+#[derive(Debug, Parser)]
+#[command(name = "meshlens", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Receive traces from mesh proxies and apps (OTLP gRPC/HTTP, Zipkin v2).
+    Serve(serve::ServeArgs),
+    /// Show what meshlens understands of recorded traces: workloads, calls, proxy facts.
+    Inspect(inspect::InspectArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    }
+}

@@ -1,0 +1,143 @@
+//! `meshlens serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use meshlens_collector::Interner;
+use meshlens_collector::server::{
+    Collector, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES, DEFAULT_QUEUE_SPANS,
+    Pipeline, ServeConfig,
+};
+
+use super::listen::{Listen, parse_bytes};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// OTLP/gRPC listener: IP:PORT, PORT (loopback) or off.
+    #[arg(
+        long,
+        env = "MESHLENS_OTLP_GRPC",
+        default_value = "127.0.0.1:4317",
+        value_name = "ADDR"
+    )]
+    otlp_grpc: Listen,
+    /// OTLP/HTTP listener (POST /v1/traces): IP:PORT, PORT (loopback) or off.
+    #[arg(
+        long,
+        env = "MESHLENS_OTLP_HTTP",
+        default_value = "127.0.0.1:4318",
+        value_name = "ADDR"
+    )]
+    otlp_http: Listen,
+    /// Zipkin v2 listener (POST /api/v2/spans): IP:PORT, PORT (loopback) or off.
+    #[arg(
+        long,
+        env = "MESHLENS_ZIPKIN",
+        default_value = "127.0.0.1:9411",
+        value_name = "ADDR"
+    )]
+    zipkin: Listen,
+    /// API listener (/metrics, /healthz, /api/v1/...): IP:PORT, PORT (loopback) or off.
+    #[arg(
+        long,
+        env = "MESHLENS_API",
+        default_value = "127.0.0.1:9464",
+        value_name = "ADDR"
+    )]
+    api: Listen,
+    /// Largest accepted request, after decompression [default: 4MiB for gRPC, 20MiB for HTTP].
+    #[arg(long, env = "MESHLENS_MAX_REQUEST_BYTES", value_parser = parse_bytes, value_name = "SIZE")]
+    max_request_bytes: Option<usize>,
+    /// Spans held between the receivers and the pipeline; beyond it clients are told to retry.
+    #[arg(long, env = "MESHLENS_QUEUE_SPANS", default_value_t = DEFAULT_QUEUE_SPANS, value_name = "N")]
+    queue_spans: usize,
+    /// Append every accepted batch to FILE as OTLP JSON lines.
+    #[arg(long, env = "MESHLENS_RECORD", value_name = "FILE")]
+    record: Option<PathBuf>,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = ServeConfig {
+        otlp_grpc: args.otlp_grpc.0,
+        otlp_http: args.otlp_http.0,
+        zipkin: args.zipkin.0,
+        api: args.api.0,
+        max_grpc_request_bytes: args
+            .max_request_bytes
+            .unwrap_or(DEFAULT_MAX_GRPC_REQUEST_BYTES),
+        max_http_request_bytes: args
+            .max_request_bytes
+            .unwrap_or(DEFAULT_MAX_HTTP_REQUEST_BYTES),
+        queue_spans: args.queue_spans.max(1),
+        record: args.record,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    let collector = Collector::start(config, Pipeline::summary(Interner::new())).await?;
+    let addrs = collector.addrs();
+    for (name, addr) in [
+        ("otlp_grpc", addrs.otlp_grpc),
+        ("otlp_http", addrs.otlp_http),
+        ("zipkin", addrs.zipkin),
+        ("api", addrs.api),
+    ] {
+        if let Some(addr) = addr {
+            warn_if_exposed(name, addr);
+        }
+    }
+    // One stable, machine-readable line: scripts and tests that bind port 0 read it.
+    println!(
+        "meshlens: listening otlp_grpc={} otlp_http={} zipkin={} api={}",
+        shown(addrs.otlp_grpc),
+        shown(addrs.otlp_http),
+        shown(addrs.zipkin),
+        shown(addrs.api)
+    );
+    wait_for_signal().await?;
+    tracing::info!("shutting down: draining the queue");
+    let report = collector.shutdown().await;
+    tracing::info!(
+        batches = report.batches,
+        spans = report.spans,
+        recorded_batches = report.recorded_batches,
+        "stopped"
+    );
+    Ok(if report.record_errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn shown(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "off".to_owned(), |a| a.to_string())
+}
+
+fn warn_if_exposed(name: &str, addr: SocketAddr) {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(listener = name, %addr, "listening beyond loopback: reachable from other hosts");
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot watch Ctrl-C")?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! `meshlens inspect` on recorded traces: what users see, against golden files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn inspect(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshlens"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("inspect")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it.
+fn assert_golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        )
+    });
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
+
+#[test]
+fn inspect_text_output_matches_the_golden_file() {
+    let output = inspect(&[
+        "--format",
+        "text",
+        "--traces",
+        "testdata/traces/istio-bookinfo.tempo.json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_golden(
+        "inspect-bookinfo.txt",
+        &String::from_utf8(output.stdout).unwrap(),
+    );
+}
+
+#[test]
+fn the_same_trace_reads_the_same_from_tempo_and_canonical_otlp_json() {
+    let tempo = inspect(&[
+        "--format",
+        "json",
+        "--traces",
+        "testdata/traces/istio-bookinfo.tempo.json",
+    ]);
+    let otlp = inspect(&[
+        "--format",
+        "json",
+        "--traces",
+        "testdata/traces/istio-bookinfo.otlp.json",
+    ]);
+    let summary = |output: &Output| {
+        let mut report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        report.as_object_mut().unwrap().remove("files");
+        report
+    };
+    assert_eq!(summary(&tempo), summary(&otlp));
+}
+
+#[test]
+fn inspect_reports_the_bookinfo_workloads_and_calls() {
+    let output = inspect(&[
+        "--format",
+        "json",
+        "--traces",
+        "testdata/traces/istio-bookinfo.tempo.json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let workloads: Vec<&str> = report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        workloads,
+        [
+            "details.bookinfo",
+            "istio-ingressgateway.istio-system",
+            "productpage.bookinfo",
+            "ratings.bookinfo",
+            "reviews.bookinfo",
+        ]
+    );
+    let calls: Vec<(String, String)> = report["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["source"].as_str().unwrap().to_owned(),
+                c["destination"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("istio-ingressgateway.istio-system", "productpage.bookinfo"),
+            ("productpage.bookinfo", "details.bookinfo"),
+            ("productpage.bookinfo", "reviews.bookinfo"),
+            ("reviews.bookinfo", "ratings.bookinfo"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+}
+
+#[test]
+fn inspect_names_the_file_and_line_of_bad_input_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.jsonl");
+    std::fs::write(
+        &path,
+        "{\"resourceSpans\":[]}\n{\"resourceSpans\":[]}\n{\"resourceSpans\": [}\n",
+    )
+    .unwrap();
+    let output = inspect(&["--traces", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3:", path.display())),
+        "{stderr}"
+    );
+}
