@@ -145,57 +145,368 @@ fn is_grpc_content_type(value: AttrValue<'_>) -> bool {
     })
 }
 
-/// Records one attribute. Returns whether it is an identity (workload) attribute.
+/// The attributes normalisation reads, so a decoder can tell from the key alone whether a
+/// value is worth decoding (most Envoy tags are not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrKey {
+    CanonicalService,
+    CanonicalRevision,
+    IstioNamespace,
+    NodeId,
+    ServiceName,
+    ServiceNamespace,
+    ServiceVersion,
+    K8sNamespace,
+    K8sPod,
+    K8sDeployment,
+    LinkerdDeployment,
+    HostName,
+    App,
+    VersionLabel,
+    LinkerdWorkloadNs,
+    Direction,
+    LinkerdLabel,
+    Method,
+    Url,
+    UrlPath,
+    HttpTarget,
+    GrpcPath,
+    HttpHost,
+    HttpProtocol,
+    HttpStatus,
+    GrpcStatus,
+    RpcSystem,
+    GrpcContentType,
+    ContentType,
+    HttpSign,
+    NetworkProtocolName,
+    NetworkTransport,
+    ServerAddress,
+    ServerPort,
+    NetPeerName,
+    NetPeerPort,
+    PeerService,
+    DbSystem,
+    DbName,
+    MessagingSystem,
+    UpstreamCluster,
+    ResponseFlags,
+    ResponseCodeDetails,
+    Error,
+    Component,
+    PeerAddress,
+    NetworkPeerAddress,
+    NetworkPeerPort,
+    NetPeerIp,
+    NetSockPeerAddr,
+    NetSockPeerPort,
+    ClientAddress,
+    ClientPort,
+    PeerUriSan,
+    Xfcc,
+    DryRunAllowPolicy,
+    DryRunAllowResult,
+    DryRunDenyPolicy,
+    DryRunDenyResult,
+    ZipkinShared,
+}
+
+impl AttrKey {
+    /// The attribute a key names, `None` for keys normalisation ignores. Takes bytes so a
+    /// decoder need not validate the UTF-8 of keys it will ignore; every known key is ASCII.
+    pub fn classify(key: &[u8]) -> Option<Self> {
+        use AttrKey::*;
+        // Switch on the length first: most keys on the wire are not ours, and a length
+        // mismatch rules a candidate out without comparing bytes.
+        let known = match key.len() {
+            3 => match key {
+                b"app" => App,
+                _ => return Self::linkerd_label(key),
+            },
+            4 => match key {
+                b"xfcc" => Xfcc,
+                _ => return Self::linkerd_label(key),
+            },
+            5 => match key {
+                b"error" => Error,
+                _ => return Self::linkerd_label(key),
+            },
+            7 => match key {
+                b"node_id" => NodeId,
+                b"version" => VersionLabel,
+                b"db.name" => DbName,
+                _ => return Self::linkerd_label(key),
+            },
+            8 => match key {
+                b"http.url" => Url,
+                b"url.full" => Url,
+                b"url.path" => UrlPath,
+                _ => return Self::linkerd_label(key),
+            },
+            9 => match key {
+                b"host.name" => HostName,
+                b"direction" => Direction,
+                b"http.path" => UrlPath,
+                b"grpc.path" => GrpcPath,
+                b"http.host" => HttpHost,
+                b"db.system" => DbSystem,
+                b"component" => Component,
+                _ => return Self::linkerd_label(key),
+            },
+            10 => match key {
+                b"rpc.system" => RpcSystem,
+                b"http.route" => HttpSign,
+                b"url.scheme" => HttpSign,
+                b"user_agent" => HttpSign,
+                _ => return Self::linkerd_label(key),
+            },
+            11 => match key {
+                b"http.method" => Method,
+                b"http.target" => HttpTarget,
+                b"http.scheme" => HttpSign,
+                b"server.port" => ServerPort,
+                b"net.peer.ip" => NetPeerIp,
+                b"client.port" => ClientPort,
+                _ => return Self::linkerd_label(key),
+            },
+            12 => match key {
+                b"service.name" => ServiceName,
+                b"k8s.pod.name" => K8sPod,
+                b"content-type" => ContentType,
+                b"content_type" => ContentType,
+                b"peer.service" => PeerService,
+                b"db.namespace" => DbName,
+                b"peer.address" => PeerAddress,
+                b"peer.uri_san" => PeerUriSan,
+                _ => return Self::linkerd_label(key),
+            },
+            13 => match key {
+                b"http.protocol" => HttpProtocol,
+                b"net.transport" => NetworkTransport,
+                b"net.peer.name" => NetPeerName,
+                b"net.peer.port" => NetPeerPort,
+                b"zipkin.shared" => ZipkinShared,
+                _ => return Self::linkerd_label(key),
+            },
+            14 => match key {
+                b"server.address" => ServerAddress,
+                b"db.system.name" => DbSystem,
+                b"response_flags" => ResponseFlags,
+                b"client.address" => ClientAddress,
+                _ => return Self::linkerd_label(key),
+            },
+            15 => match key {
+                b"istio.namespace" => IstioNamespace,
+                b"service.version" => ServiceVersion,
+                b"http.user_agent" => HttpSign,
+                _ => return Self::linkerd_label(key),
+            },
+            16 => match key {
+                b"http.status_code" => HttpStatus,
+                b"grpc.status_code" => GrpcStatus,
+                b"messaging.system" => MessagingSystem,
+                b"upstream_cluster" => UpstreamCluster,
+                b"source.principal" => PeerUriSan,
+                _ => return Self::linkerd_label(key),
+            },
+            17 => match key {
+                b"service.namespace" => ServiceNamespace,
+                b"grpc.content_type" => GrpcContentType,
+                b"network.transport" => NetworkTransport,
+                b"network.peer.port" => NetworkPeerPort,
+                _ => return Self::linkerd_label(key),
+            },
+            18 => match key {
+                b"k8s.namespace.name" => K8sNamespace,
+                b"net.sock.peer.addr" => NetSockPeerAddr,
+                b"net.sock.peer.port" => NetSockPeerPort,
+                _ => return Self::linkerd_label(key),
+            },
+            19 => match key {
+                b"k8s.deployment.name" => K8sDeployment,
+                b"http.request.method" => Method,
+                _ => return Self::linkerd_label(key),
+            },
+            20 => match key {
+                b"rpc.grpc.status_code" => GrpcStatus,
+                b"network.peer.address" => NetworkPeerAddress,
+                _ => return Self::linkerd_label(key),
+            },
+            21 => match key {
+                b"network.protocol.name" => NetworkProtocolName,
+                b"upstream_cluster.name" => UpstreamCluster,
+                b"response_code_details" => ResponseCodeDetails,
+                b"response.code_details" => ResponseCodeDetails,
+                _ => return Self::linkerd_label(key),
+            },
+            22 => match key {
+                b"app.kubernetes.io/name" => App,
+                b"linkerd.io/workload-ns" => LinkerdWorkloadNs,
+                b"istio.source_principal" => PeerUriSan,
+                _ => return Self::linkerd_label(key),
+            },
+            23 => match key {
+                b"istio.canonical_service" => CanonicalService,
+                b"downstream_peer_uri_san" => PeerUriSan,
+                b"downstream.peer.uri_san" => PeerUriSan,
+                b"x-forwarded-client-cert" => Xfcc,
+                _ => return Self::linkerd_label(key),
+            },
+            24 => match key {
+                b"istio.canonical_revision" => CanonicalRevision,
+                _ => return Self::linkerd_label(key),
+            },
+            25 => match key {
+                b"http.response.status_code" => HttpStatus,
+                _ => return Self::linkerd_label(key),
+            },
+            26 => match key {
+                b"http.response_code_details" => ResponseCodeDetails,
+                _ => return Self::linkerd_label(key),
+            },
+            27 => match key {
+                b"linkerd.io/proxy-deployment" => LinkerdDeployment,
+                b"envoy.response_code_details" => ResponseCodeDetails,
+                _ => return Self::linkerd_label(key),
+            },
+            28 => match key {
+                b"request.headers.content-type" => ContentType,
+                _ => return Self::linkerd_label(key),
+            },
+            32 => match key {
+                b"http.request.header.content-type" => ContentType,
+                _ => return Self::linkerd_label(key),
+            },
+            33 => match key {
+                b"http.response.header.content-type" => ContentType,
+                _ => return Self::linkerd_label(key),
+            },
+            39 => match key {
+                b"request.headers.x-forwarded-client-cert" => Xfcc,
+                _ => return Self::linkerd_label(key),
+            },
+            43 => match key {
+                b"http.request.header.x-forwarded-client-cert" => Xfcc,
+                _ => return Self::linkerd_label(key),
+            },
+            44 => match key {
+                b"istio.authorization.dry_run.deny_policy.name" => DryRunDenyPolicy,
+                _ => return Self::linkerd_label(key),
+            },
+            45 => match key {
+                b"istio.authorization.dry_run.allow_policy.name" => DryRunAllowPolicy,
+                _ => return Self::linkerd_label(key),
+            },
+            46 => match key {
+                b"istio.authorization.dry_run.deny_policy.result" => DryRunDenyResult,
+                _ => return Self::linkerd_label(key),
+            },
+            47 => match key {
+                b"istio.authorization.dry_run.allow_policy.result" => DryRunAllowResult,
+                _ => return Self::linkerd_label(key),
+            },
+            _ => return Self::linkerd_label(key),
+        };
+        Some(known)
+    }
+
+    fn linkerd_label(key: &[u8]) -> Option<Self> {
+        key.starts_with(b"linkerd.io/")
+            .then_some(Self::LinkerdLabel)
+    }
+
+    /// Whether the attribute names the emitting workload (rather than the request).
+    fn is_identity(self) -> bool {
+        use AttrKey::*;
+        matches!(
+            self,
+            CanonicalService
+                | CanonicalRevision
+                | IstioNamespace
+                | NodeId
+                | ServiceName
+                | ServiceNamespace
+                | ServiceVersion
+                | K8sNamespace
+                | K8sPod
+                | K8sDeployment
+                | LinkerdDeployment
+                | HostName
+                | App
+                | VersionLabel
+                | LinkerdWorkloadNs
+                | Direction
+                | LinkerdLabel
+        )
+    }
+}
+
+/// The value prefix by which an attribute of any name marks an RBAC denial (a custom tag
+/// carrying Envoy's `%RESPONSE_CODE_DETAILS%`).
+pub const RBAC_DENIED_PREFIX: &str = "rbac_access_denied";
+
+/// Records one attribute by name. Returns whether it is an identity (workload) attribute.
 pub(crate) fn record<'a>(
     ident: &mut Identity<'a>,
     req: &mut RequestAttrs<'a>,
     key: &'a str,
     value: AttrValue<'a>,
 ) -> bool {
+    match AttrKey::classify(key.as_bytes()) {
+        Some(key) => record_known(ident, req, key, value),
+        None => {
+            if let AttrValue::Str(s) = value
+                && s.starts_with(RBAC_DENIED_PREFIX)
+            {
+                req.rbac_value = true;
+            }
+            false
+        }
+    }
+}
+
+/// Records one attribute normalisation reads. Returns whether it is an identity attribute.
+pub(crate) fn record_known<'a>(
+    ident: &mut Identity<'a>,
+    req: &mut RequestAttrs<'a>,
+    key: AttrKey,
+    value: AttrValue<'a>,
+) -> bool {
+    use AttrKey::*;
     match key {
-        // Workload identity.
-        "istio.canonical_service" => put(&mut ident.canonical_service, value),
-        "istio.canonical_revision" => put(&mut ident.canonical_revision, value),
-        "istio.namespace" => put(&mut ident.istio_namespace, value),
-        "node_id" => put(&mut ident.node_id, value),
-        "service.name" => put(&mut ident.service_name, value),
-        "service.namespace" => put(&mut ident.service_namespace, value),
-        "service.version" => put(&mut ident.service_version, value),
-        "k8s.namespace.name" => put(&mut ident.k8s_namespace, value),
-        "k8s.pod.name" => put(&mut ident.k8s_pod, value),
-        "k8s.deployment.name" | "linkerd.io/proxy-deployment" => {
-            ident.linkerd_label |= key == "linkerd.io/proxy-deployment";
+        CanonicalService => put(&mut ident.canonical_service, value),
+        CanonicalRevision => put(&mut ident.canonical_revision, value),
+        IstioNamespace => put(&mut ident.istio_namespace, value),
+        NodeId => put(&mut ident.node_id, value),
+        ServiceName => put(&mut ident.service_name, value),
+        ServiceNamespace => put(&mut ident.service_namespace, value),
+        ServiceVersion => put(&mut ident.service_version, value),
+        K8sNamespace => put(&mut ident.k8s_namespace, value),
+        K8sPod => put(&mut ident.k8s_pod, value),
+        K8sDeployment => put(&mut ident.k8s_deployment, value),
+        LinkerdDeployment => {
+            ident.linkerd_label = true;
             put(&mut ident.k8s_deployment, value);
         }
-        "host.name" => put(&mut ident.host_name, value),
-        "app" | "app.kubernetes.io/name" => put(&mut ident.app, value),
-        "version" => put(&mut ident.version_label, value),
-        "linkerd.io/workload-ns" => {
+        HostName => put(&mut ident.host_name, value),
+        App => put(&mut ident.app, value),
+        VersionLabel => put(&mut ident.version_label, value),
+        LinkerdWorkloadNs => {
             ident.linkerd_label = true;
             put(&mut ident.linkerd_ns, value);
         }
-        "direction" => ident.direction = value.as_str().is_some(),
-        _ if key.starts_with("linkerd.io/") => ident.linkerd_label = true,
-        _ => {
-            record_request(req, key, value);
-            return false;
-        }
-    }
-    true
-}
-
-fn record_request<'a>(req: &mut RequestAttrs<'a>, key: &'a str, value: AttrValue<'a>) {
-    match key {
-        "http.method" | "http.request.method" => put(&mut req.method, value),
-        "http.url" | "url.full" => put(&mut req.url, value),
-        "url.path" | "http.path" => put(&mut req.url_path, value),
-        "http.target" => put(&mut req.http_target, value),
-        "grpc.path" => {
+        Direction => ident.direction = value.as_str().is_some(),
+        LinkerdLabel => ident.linkerd_label = true,
+        Method => put(&mut req.method, value),
+        Url => put(&mut req.url, value),
+        UrlPath => put(&mut req.url_path, value),
+        HttpTarget => put(&mut req.http_target, value),
+        GrpcPath => {
             req.grpc = true;
             put(&mut req.grpc_path, value);
         }
-        "http.host" => put(&mut req.http_host, value),
-        "http.protocol" => {
+        HttpHost => put(&mut req.http_host, value),
+        HttpProtocol => {
             put(&mut req.http_protocol, value);
             req.grpc |= value.as_str().is_some_and(|p| {
                 p.as_bytes()
@@ -203,79 +514,51 @@ fn record_request<'a>(req: &mut RequestAttrs<'a>, key: &'a str, value: AttrValue
                     .any(|w| w.eq_ignore_ascii_case(b"grpc"))
             });
         }
-        "http.status_code" | "http.response.status_code" => {
-            put_parsed(&mut req.status, super::outcome::http_status(value));
-        }
-        "grpc.status_code" | "rpc.grpc.status_code" => {
+        HttpStatus => put_parsed(&mut req.status, super::outcome::http_status(value)),
+        GrpcStatus => {
             req.grpc = true;
             put_parsed(&mut req.grpc_status, super::outcome::grpc_status(value));
         }
-        "rpc.system" => req.grpc |= value.as_str() == Some("grpc"),
-        "grpc.content_type" => req.grpc = true,
-        "content-type"
-        | "content_type"
-        | "http.request.header.content-type"
-        | "http.response.header.content-type"
-        | "request.headers.content-type" => req.grpc |= is_grpc_content_type(value),
-        "http.route" | "http.scheme" | "url.scheme" | "http.user_agent" | "user_agent" => {
-            req.http = true;
-        }
-        "network.protocol.name" => {
+        RpcSystem => req.grpc |= value.as_str() == Some("grpc"),
+        GrpcContentType => req.grpc = true,
+        ContentType => req.grpc |= is_grpc_content_type(value),
+        HttpSign => req.http = true,
+        NetworkProtocolName => {
             req.http |= value
                 .as_str()
                 .is_some_and(|p| p.eq_ignore_ascii_case("http"));
         }
-        "network.transport" | "net.transport" => {
-            req.tcp = matches!(value.as_str(), Some("tcp" | "ip_tcp"));
-        }
-        "server.address" => put(&mut req.server_address, value),
-        "server.port" => put_parsed(&mut req.server_port, value.as_port()),
-        "net.peer.name" => put(&mut req.net_peer_name, value),
-        "net.peer.port" => put_parsed(&mut req.net_peer_port, value.as_port()),
-        "peer.service" => put(&mut req.peer_service, value),
-        "db.system" | "db.system.name" => put(&mut req.db_system, value),
-        "db.name" | "db.namespace" => put(&mut req.db_name, value),
-        "messaging.system" => put(&mut req.messaging_system, value),
-        "upstream_cluster" | "upstream_cluster.name" => put(&mut req.upstream_cluster, value),
-        "response_flags" => put(&mut req.response_flags, value),
-        "response_code_details"
-        | "envoy.response_code_details"
-        | "http.response_code_details"
-        | "response.code_details" => put(&mut req.response_code_details, value),
-        "error" => req.error = value.as_bool() == Some(true),
-        "component" => req.component_proxy = value.as_str() == Some("proxy"),
-        "peer.address" => put(&mut req.peer_address, value),
-        "network.peer.address" => put(&mut req.network_peer_address, value),
-        "network.peer.port" => put_parsed(&mut req.network_peer_port, value.as_port()),
-        "net.peer.ip" => put(&mut req.net_peer_ip, value),
-        "net.sock.peer.addr" => put(&mut req.net_sock_peer_addr, value),
-        "net.sock.peer.port" => put_parsed(&mut req.net_sock_peer_port, value.as_port()),
-        "client.address" => put(&mut req.client_address, value),
-        "client.port" => put_parsed(&mut req.client_port, value.as_port()),
-        "downstream_peer_uri_san"
-        | "downstream.peer.uri_san"
-        | "peer.uri_san"
-        | "source.principal"
-        | "istio.source_principal" => put(&mut req.peer_uri_san, value),
-        "x-forwarded-client-cert"
-        | "http.request.header.x-forwarded-client-cert"
-        | "request.headers.x-forwarded-client-cert"
-        | "xfcc" => put(&mut req.xfcc, value),
-        "istio.authorization.dry_run.allow_policy.name" => put(&mut req.dry_allow_policy, value),
-        "istio.authorization.dry_run.allow_policy.result" => {
-            put(&mut req.dry_allow_result, value);
-        }
-        "istio.authorization.dry_run.deny_policy.name" => put(&mut req.dry_deny_policy, value),
-        "istio.authorization.dry_run.deny_policy.result" => put(&mut req.dry_deny_result, value),
-        "zipkin.shared" => req.shared = value.as_bool() == Some(true),
-        _ => {
-            if let AttrValue::Str(s) = value
-                && s.starts_with("rbac_access_denied")
-            {
-                req.rbac_value = true;
-            }
-        }
+        NetworkTransport => req.tcp = matches!(value.as_str(), Some("tcp" | "ip_tcp")),
+        ServerAddress => put(&mut req.server_address, value),
+        ServerPort => put_parsed(&mut req.server_port, value.as_port()),
+        NetPeerName => put(&mut req.net_peer_name, value),
+        NetPeerPort => put_parsed(&mut req.net_peer_port, value.as_port()),
+        PeerService => put(&mut req.peer_service, value),
+        DbSystem => put(&mut req.db_system, value),
+        DbName => put(&mut req.db_name, value),
+        MessagingSystem => put(&mut req.messaging_system, value),
+        UpstreamCluster => put(&mut req.upstream_cluster, value),
+        ResponseFlags => put(&mut req.response_flags, value),
+        ResponseCodeDetails => put(&mut req.response_code_details, value),
+        Error => req.error = value.as_bool() == Some(true),
+        Component => req.component_proxy = value.as_str() == Some("proxy"),
+        PeerAddress => put(&mut req.peer_address, value),
+        NetworkPeerAddress => put(&mut req.network_peer_address, value),
+        NetworkPeerPort => put_parsed(&mut req.network_peer_port, value.as_port()),
+        NetPeerIp => put(&mut req.net_peer_ip, value),
+        NetSockPeerAddr => put(&mut req.net_sock_peer_addr, value),
+        NetSockPeerPort => put_parsed(&mut req.net_sock_peer_port, value.as_port()),
+        ClientAddress => put(&mut req.client_address, value),
+        ClientPort => put_parsed(&mut req.client_port, value.as_port()),
+        PeerUriSan => put(&mut req.peer_uri_san, value),
+        Xfcc => put(&mut req.xfcc, value),
+        DryRunAllowPolicy => put(&mut req.dry_allow_policy, value),
+        DryRunAllowResult => put(&mut req.dry_allow_result, value),
+        DryRunDenyPolicy => put(&mut req.dry_deny_policy, value),
+        DryRunDenyResult => put(&mut req.dry_deny_result, value),
+        ZipkinShared => req.shared = value.as_bool() == Some(true),
     }
+    key.is_identity()
 }
 
 #[cfg(test)]

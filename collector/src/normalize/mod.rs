@@ -32,7 +32,7 @@ use std::cell::RefCell;
 use crate::intern::{Interner, Sym};
 use crate::span::{DryRunVerdicts, ProxyKind, Span, SpanId, SpanKind, TraceId, Workload};
 
-pub use attrs::AttrValue;
+pub use attrs::{AttrKey, AttrValue, RBAC_DENIED_PREFIX};
 pub use caller::principal_name;
 pub use envoy::{
     ClusterDirection, NodeId, UpstreamCluster, parse_node_id, parse_peer_address,
@@ -180,6 +180,12 @@ impl<'a> ResourceBuilder<'a> {
         self.identity_seen |= attrs::record(&mut self.identity, &mut self.request, key, value);
     }
 
+    /// [`Self::attr`] for a key the decoder already classified.
+    pub fn attr_known(&mut self, key: AttrKey, value: AttrValue<'a>) {
+        self.identity_seen |=
+            attrs::record_known(&mut self.identity, &mut self.request, key, value);
+    }
+
     /// Computes the resource-level workload.
     pub fn finish(self) -> ResourceFacts<'a> {
         let workload = if self.identity_seen {
@@ -243,6 +249,14 @@ impl<'a> SpanBuilder<'a, '_> {
     #[inline]
     pub fn attr(&mut self, key: &'a str, value: AttrValue<'a>) {
         self.identity_touched |= attrs::record(&mut self.identity, &mut self.request, key, value);
+    }
+
+    /// [`Self::attr`] for a key the decoder already classified: a decoder that can defer
+    /// decoding values decodes only those of keys [`AttrKey::classify`] knows, and of other
+    /// keys only string values starting with [`RBAC_DENIED_PREFIX`] (passed to [`Self::attr`]).
+    pub fn attr_known(&mut self, key: AttrKey, value: AttrValue<'a>) {
+        self.identity_touched |=
+            attrs::record_known(&mut self.identity, &mut self.request, key, value);
     }
 
     /// Validates the ids and builds the normalised span.

@@ -5,12 +5,17 @@
 //! only for the normaliser to look at them once and throw them away; on Envoy-shaped spans
 //! (~15 string attributes each) that allocation is most of the ingest cost. Here every string
 //! and id is borrowed from the request body, and only the facts a [`Span`] keeps are interned.
-//! Fields meshlens does not use (events, links, scope) are skipped by their length, with the
-//! framing of their top level checked; strings are checked for UTF-8 as prost does.
+//! Fields meshlens does not use (events, links, scope, the values of attributes it ignores)
+//! are skipped by their length, with the framing of their top level checked; strings it reads
+//! are checked for UTF-8 as prost checks every string. Unread strings are not: like the
+//! OpenTelemetry Collector, meshlens does not refuse a batch over a tag it never looks at.
 
 mod reader;
 
-use crate::normalize::{AttrValue, Normalizer, Rejected, ResourceFacts, SpanFields};
+use crate::normalize::{
+    AttrKey, AttrValue, Normalizer, RBAC_DENIED_PREFIX, Rejected, ResourceBuilder, ResourceFacts,
+    SpanBuilder, SpanFields,
+};
 use crate::span::Span;
 
 pub use reader::WireError;
@@ -98,10 +103,7 @@ fn walk_resource_spans(
                 let mut fields = scan.sub()?;
                 while let Some((field, wire)) = fields.key()? {
                     match (field, wire) {
-                        (1, WireType::Len) => {
-                            let (key, value) = key_value(fields.sub()?)?;
-                            resource.attr(key, value);
-                        }
+                        (1, WireType::Len) => attribute(fields.sub()?, &mut resource)?,
                         _ => fields.skip(wire)?,
                     }
                 }
@@ -175,10 +177,7 @@ fn walk_span<'a>(
             (6, WireType::Varint) => fields.kind = span.varint()? as i32,
             (7, WireType::Fixed64) => fields.start_unix_nanos = span.fixed64()?,
             (8, WireType::Fixed64) => fields.end_unix_nanos = span.fixed64()?,
-            (9, WireType::Len) => {
-                let (key, value) = key_value(span.sub()?)?;
-                builder.attr(key, value);
-            }
+            (9, WireType::Len) => attribute(span.sub()?, &mut builder)?,
             (11 | 13, WireType::Len) => check_message(span.sub()?)?,
             (15, WireType::Len) => fields.status_code = status_code(span.sub()?)?,
             _ => span.skip(wire)?,
@@ -187,17 +186,67 @@ fn walk_span<'a>(
     Ok(builder.finish(fields))
 }
 
-fn key_value(mut kv: Reader<'_>) -> Result<(&str, AttrValue<'_>), WireError> {
-    let mut key = "";
-    let mut value = AttrValue::Other;
+/// The two builders attributes feed.
+trait Attributes<'a> {
+    fn known(&mut self, key: AttrKey, value: AttrValue<'a>);
+    fn named(&mut self, key: &'a str, value: AttrValue<'a>);
+}
+
+impl<'a> Attributes<'a> for ResourceBuilder<'a> {
+    fn known(&mut self, key: AttrKey, value: AttrValue<'a>) {
+        self.attr_known(key, value);
+    }
+    fn named(&mut self, key: &'a str, value: AttrValue<'a>) {
+        self.attr(key, value);
+    }
+}
+
+impl<'a> Attributes<'a> for SpanBuilder<'a, '_> {
+    fn known(&mut self, key: AttrKey, value: AttrValue<'a>) {
+        self.attr_known(key, value);
+    }
+    fn named(&mut self, key: &'a str, value: AttrValue<'a>) {
+        self.attr(key, value);
+    }
+}
+
+/// Feeds one `KeyValue` to a builder. Most of an Envoy span's tags are of no interest to
+/// normalisation: their values are neither decoded nor UTF-8 checked, only skipped.
+fn attribute<'a>(mut kv: Reader<'a>, attrs: &mut impl Attributes<'a>) -> Result<(), WireError> {
+    let mut key: &[u8] = &[];
+    let mut value = None;
     while let Some((field, wire)) = kv.key()? {
         match (field, wire) {
-            (1, WireType::Len) => key = kv.str()?,
-            (2, WireType::Len) => value = any_value(kv.sub()?)?,
+            (1, WireType::Len) => key = kv.bytes()?,
+            (2, WireType::Len) => value = Some(kv.sub()?),
             _ => kv.skip(wire)?,
         }
     }
-    Ok((key, value))
+    let Some(value) = value else {
+        return Ok(());
+    };
+    match AttrKey::classify(key) {
+        Some(known) => attrs.known(known, any_value(value)?),
+        // Any tag may carry Envoy's response code details with an RBAC denial.
+        None if starts_with_string(value.clone(), RBAC_DENIED_PREFIX.as_bytes())? => {
+            let key =
+                std::str::from_utf8(key).map_err(|_| kv.error("string is not valid UTF-8"))?;
+            attrs.named(key, any_value(value)?);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Whether an `AnyValue` is a string starting with `prefix`, without decoding it.
+fn starts_with_string(mut any: Reader<'_>, prefix: &[u8]) -> Result<bool, WireError> {
+    while let Some((field, wire)) = any.key()? {
+        match (field, wire) {
+            (1, WireType::Len) => return Ok(any.bytes()?.starts_with(prefix)),
+            _ => any.skip(wire)?,
+        }
+    }
+    Ok(false)
 }
 
 fn any_value(mut any: Reader<'_>) -> Result<AttrValue<'_>, WireError> {

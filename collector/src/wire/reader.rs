@@ -34,7 +34,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn error(&self, what: &'static str) -> WireError {
+    pub(super) fn error(&self, what: &'static str) -> WireError {
         WireError {
             offset: self.base + self.pos,
             what,
@@ -62,7 +62,19 @@ impl<'a> Reader<'a> {
         Ok(Some((field as u32, wire)))
     }
 
+    #[inline]
     pub(super) fn varint(&mut self) -> Result<u64, WireError> {
+        // Tags and the lengths of short strings fit one byte: most varints in OTLP.
+        if let Some(&byte) = self.buf.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        self.varint_slow()
+    }
+
+    fn varint_slow(&mut self) -> Result<u64, WireError> {
         let mut value: u64 = 0;
         for shift in 0..10 {
             let Some(&byte) = self.buf.get(self.pos) else {
