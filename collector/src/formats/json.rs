@@ -229,3 +229,26 @@ impl fmt::Display for Position<'_> {
         }
     }
 }
+
+/// A JSON document that is not the trace document expected (OTLP request, Zipkin span array),
+/// with where in the text it went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", Position(.line, .column))]
+pub struct JsonError {
+    /// 1-based line of the error; 0 when unknown (decoding an already parsed value).
+    pub line: usize,
+    /// 1-based column of the error; 0 when unknown.
+    pub column: usize,
+    pub message: String,
+}
+
+impl From<serde_json::Error> for JsonError {
+    fn from(err: serde_json::Error) -> Self {
+        let (line, column, message) = split_error(&err);
+        Self {
+            line,
+            column,
+            message,
+        }
+    }
+}

@@ -16,31 +16,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeSeed, MapAccess};
-use thiserror::Error;
 
-use crate::formats::json::{Object, Position, split_error};
-
-/// A JSON document that is not an OTLP trace request.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{}{message}", Position(.line, .column))]
-pub struct JsonError {
-    /// 1-based line of the error; 0 when unknown (decoding an already parsed value).
-    pub line: usize,
-    /// 1-based column of the error; 0 when unknown.
-    pub column: usize,
-    pub message: String,
-}
-
-impl From<serde_json::Error> for JsonError {
-    fn from(err: serde_json::Error) -> Self {
-        let (line, column, message) = split_error(&err);
-        Self {
-            line,
-            column,
-            message,
-        }
-    }
-}
+pub use crate::formats::json::JsonError;
+use crate::formats::json::Object;
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest` (or Tempo `{"batches":[…]}`) document.
 pub fn decode_request(bytes: &[u8]) -> Result<ExportTraceServiceRequest, JsonError> {

@@ -18,36 +18,12 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use thiserror::Error;
 
-use crate::formats::json::{
-    FromJson, Object, Position, int, opt, opt_int, seq, split_error, string,
-};
-
-/// A JSON document that is not a Zipkin v2 span array.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{}{message}", Position(.line, .column))]
-pub struct ZipkinError {
-    /// 1-based line of the error; 0 when unknown (decoding an already parsed value).
-    pub line: usize,
-    /// 1-based column of the error; 0 when unknown.
-    pub column: usize,
-    pub message: String,
-}
-
-impl From<serde_json::Error> for ZipkinError {
-    fn from(err: serde_json::Error) -> Self {
-        let (line, column, message) = split_error(&err);
-        Self {
-            line,
-            column,
-            message,
-        }
-    }
-}
+pub use crate::formats::json::JsonError;
+use crate::formats::json::{FromJson, Object, int, opt, opt_int, seq, string};
 
 /// Decodes a Zipkin v2 JSON span array (the body of `POST /api/v2/spans`).
-pub fn decode_spans(bytes: &[u8]) -> Result<ExportTraceServiceRequest, ZipkinError> {
+pub fn decode_spans(bytes: &[u8]) -> Result<ExportTraceServiceRequest, JsonError> {
     let Batch(request) = serde_json::from_slice(bytes)?;
     Ok(request)
 }
@@ -56,7 +32,7 @@ pub fn decode_spans(bytes: &[u8]) -> Result<ExportTraceServiceRequest, ZipkinErr
 /// carry no position (line and column 0).
 pub fn request_from_value(
     value: serde_json::Value,
-) -> Result<ExportTraceServiceRequest, ZipkinError> {
+) -> Result<ExportTraceServiceRequest, JsonError> {
     let Batch(request) = Batch::deserialize(value)?;
     Ok(request)
 }
