@@ -1,10 +1,11 @@
-//! Decode + normalise throughput on Envoy-shaped batches (512 spans, ~20 string attributes
-//! each): the ingest hot path of `meshlens serve` for OTLP/HTTP protobuf.
+//! Decode + normalise throughput on Envoy-shaped batches of 512 spans, with every tag a
+//! sidecar sends (20 string attributes) and without the incidental ones (15): the ingest hot
+//! path of `meshlens serve`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use meshlens_collector::normalize::Normalizer;
-use meshlens_collector::sample::envoy_request;
+use meshlens_collector::sample::{Shape, envoy_request_shaped};
 use meshlens_collector::{Interner, wire};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
@@ -12,9 +13,18 @@ use prost::Message;
 const SPANS: usize = 512;
 
 fn ingest(c: &mut Criterion) {
-    let body = envoy_request(SPANS, 42).encode_to_vec();
+    for (shape, name) in [
+        (Shape::Full, "ingest_512_envoy_spans_20_attrs"),
+        (Shape::Lean, "ingest_512_envoy_spans_15_attrs"),
+    ] {
+        ingest_shape(c, shape, name);
+    }
+}
+
+fn ingest_shape(c: &mut Criterion, shape: Shape, name: &str) {
+    let body = envoy_request_shaped(SPANS, 42, shape).encode_to_vec();
     let normalizer = Normalizer::new(Interner::new());
-    let mut group = c.benchmark_group("ingest_512_envoy_spans");
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(SPANS as u64));
 
     let mut spans = Vec::with_capacity(SPANS);

@@ -27,17 +27,45 @@ pub fn string_attr(key: &str, value: impl Into<String>) -> KeyValue {
     }
 }
 
+/// Envoy tags that carry nothing meshlens reads; [`Shape::Lean`] leaves them out.
+const INCIDENTAL_TAGS: &[&str] = &[
+    "zone",
+    "downstream_cluster",
+    "request_size",
+    "response_size",
+    "upstream_cluster.name",
+];
+
+/// How much a generated span carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Every tag an Istio sidecar sends: 20 string attributes, ~860 bytes on the wire, as in
+    /// the real bookinfo trace.
+    Full,
+    /// 15 string attributes: the incidental tags left out.
+    Lean,
+}
+
 /// A request of `spans` sidecar spans (alternating CLIENT and SERVER halves of bookinfo calls,
 /// ~15 string attributes each), grouped one resource per emitting workload as Envoy's OTel
 /// tracer does. `seed` varies ids and timings.
 pub fn envoy_request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
+    envoy_request_shaped(spans, seed, Shape::Full)
+}
+
+/// [`envoy_request`] with spans of the given [`Shape`].
+pub fn envoy_request_shaped(spans: usize, seed: u64, shape: Shape) -> ExportTraceServiceRequest {
     let mut by_workload: Vec<(String, Vec<Span>)> = Vec::new();
     for i in 0..spans {
         let n = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
         let (caller, callee, port, path) = CALLS[(n / 2) as usize % CALLS.len()];
         let client = i % 2 == 0;
         let workload = if client { caller } else { callee };
-        let span = envoy_span(n, caller, callee, port, path, client);
+        let mut span = envoy_span(n, caller, callee, port, path, client);
+        if shape == Shape::Lean {
+            span.attributes
+                .retain(|kv| !INCIDENTAL_TAGS.contains(&kv.key.as_str()));
+        }
         match by_workload.iter_mut().find(|(w, _)| w == workload) {
             Some((_, spans)) => spans.push(span),
             None => by_workload.push((workload.to_owned(), vec![span])),
@@ -67,13 +95,17 @@ pub fn envoy_request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
 fn envoy_span(n: u64, caller: &str, callee: &str, port: u16, path: &str, client: bool) -> Span {
     let workload = if client { caller } else { callee };
     let gateway = workload == "istio-ingressgateway";
-    let pod = format!("{workload}-v1-6f89b6c557-{:05x}", n % 0xfffff);
+    // One proxy per workload: its node_id (pod, IP) is the same on every span it sends.
+    let replica = workload
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let pod = format!("{workload}-v1-6f89b6c557-{:05x}", replica % 0xfffff);
     let node_id = if gateway {
         format!("router~10.244.0.14~{pod}.istio-system~istio-system.svc.cluster.local")
     } else {
         format!(
             "sidecar~10.244.0.{}~{pod}.{NAMESPACE}~{NAMESPACE}.svc.cluster.local",
-            n % 250
+            replica % 250
         )
     };
     let host = format!("{callee}.{NAMESPACE}.svc.cluster.local");

@@ -22,7 +22,8 @@ pub(crate) fn destination(
     let mut host = cluster.and_then(|c| c.host);
     let mut port = cluster.and_then(|c| c.port);
 
-    if matches!(kind, SpanKind::Client | SpanKind::Producer) {
+    // The fallbacks cost URL parsing: only look when upstream_cluster left a gap.
+    if matches!(kind, SpanKind::Client | SpanKind::Producer) && (host.is_none() || port.is_none()) {
         let (authority_host, authority_port) = match req
             .http_host
             .or_else(|| req.url.and_then(authority_from_url))
