@@ -257,14 +257,10 @@ async fn bad_requests_get_the_documented_status_and_the_server_keeps_serving() {
 async fn grpc_answers_with_otlp_status_codes() {
     let collector = start(64 << 10).await;
     let endpoint = format!("http://{}", collector.addrs().otlp_grpc.unwrap());
-    let mut client = TraceServiceClient::connect(endpoint).await.unwrap();
+    let mut client = TraceServiceClient::connect(endpoint.clone()).await.unwrap();
 
-    let answer = client
-        .export(envoy_request(8, 5))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(answer.partial_success, None);
+    let answer = client.export(envoy_request(8, 5)).await.unwrap();
+    assert_eq!(answer.into_inner().partial_success, None);
 
     let mut invalid = envoy_request(2, 6);
     invalid.resource_spans[0].scope_spans[0].spans[0]
@@ -278,12 +274,101 @@ async fn grpc_answers_with_otlp_status_codes() {
     let status = client.export(too_big).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
 
-    // Still serving.
-    client
-        .export(ExportTraceServiceRequest::default())
+    // Garbage where a protobuf message should be: INVALID_ARGUMENT.
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
+        .unwrap()
+        .connect()
         .await
         .unwrap();
-    assert_eq!(collector.shutdown().await.spans, 9);
+    let mut raw = tonic::client::Grpc::new(channel);
+    raw.ready().await.unwrap();
+    let garbage = bytes::Bytes::from_static(b"\x0a\xff\xff\xff\x7f garbage");
+    let path = http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    let status = raw
+        .unary(tonic::Request::new(garbage), path, RawRequestCodec)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("invalid protobuf"), "{status:?}");
+
+    // Gzip is accepted; a gzip bomb (1 MiB of zeros in a 64 KiB limit) is refused.
+    let mut gzip_client = TraceServiceClient::connect(endpoint)
+        .await
+        .unwrap()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    gzip_client.export(envoy_request(4, 8)).await.unwrap();
+    let mut bomb = envoy_request(1, 9);
+    bomb.resource_spans[0].scope_spans[0].spans[0].name = "\0".repeat(1 << 20);
+    let status = gzip_client.export(bomb).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+
+    // Still serving.
+    let empty = client.export(ExportTraceServiceRequest::default()).await;
+    assert!(empty.is_ok(), "{empty:?}");
+    let metrics = api_get(&collector, "/metrics").await;
+    let errors = |reason: &str| {
+        let name =
+            format!("meshlens_request_errors_total{{receiver=\"otlp_grpc\",reason=\"{reason}\"}}");
+        metric(&metrics, &name)
+    };
+    assert_eq!(errors("decode"), 1.0);
+    assert_eq!(errors("too_large"), 2.0);
+    assert_eq!(collector.shutdown().await.spans, 13);
+}
+
+/// Sends bytes as they are, to put malformed messages on the wire.
+#[derive(Debug, Clone, Copy)]
+struct RawRequestCodec;
+
+impl tonic::codec::Codec for RawRequestCodec {
+    type Encode = bytes::Bytes;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = RawEncoder;
+    type Decoder = ResponseDecoder;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> ResponseDecoder {
+        ResponseDecoder
+    }
+}
+
+#[derive(Debug)]
+struct RawEncoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: bytes::Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put(dst, item);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct ResponseDecoder;
+
+impl tonic::codec::Decoder for ResponseDecoder {
+    type Item = ExportTraceServiceResponse;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<ExportTraceServiceResponse>, tonic::Status> {
+        ExportTraceServiceResponse::decode(src)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(e.to_string()))
+    }
 }
 
 /// A pipeline that cannot keep up fills the queue: clients are told to retry (HTTP 503 with

@@ -152,12 +152,10 @@ impl Collector {
         let mut servers = JoinSet::new();
         if let Some(listener) = grpc_listener {
             let service = grpc::service(ingest.clone(), config.max_grpc_request_bytes);
-            let layer = tower::util::MapResponseLayer::new(grpc::spec_status_codes(ingest.clone()));
             let shutdown = until_stopped(stopped.clone());
             servers.spawn(async move {
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
                 let result = tonic::transport::Server::builder()
-                    .layer(layer)
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, shutdown)
                     .await;
