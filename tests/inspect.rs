@@ -50,6 +50,22 @@ fn inspect_text_output_matches_the_golden_file() {
     );
 }
 
+/// Every reference trace (Istio sidecars and gateway, Envoy over Zipkin, Zipkin production
+/// and Kafka traces, Jaeger's and the OTLP spec's examples) as `inspect` reports it.
+#[test]
+fn inspect_of_every_reference_trace_matches_the_golden_file() {
+    let output = inspect(&["--format", "json", "--traces", "testdata/traces"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_golden(
+        "inspect-reference-traces.json",
+        &String::from_utf8(output.stdout).unwrap(),
+    );
+}
+
 #[test]
 fn the_same_trace_reads_the_same_from_tempo_and_canonical_otlp_json() {
     let tempo = inspect(&[

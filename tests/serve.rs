@@ -275,4 +275,20 @@ fn otel_exporters_and_zipkin_deliver_every_span_once_and_the_recording_round_tri
             "{service}"
         );
     }
+
+    // The recording replays into exactly what the live server made of the traffic.
+    let replay = Command::new(env!("CARGO_BIN_EXE_meshlens"))
+        .args(["inspect", "--format", "json", "--traces"])
+        .arg(&record)
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let mut replayed: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(replayed["files"][0]["format"], "OTLP JSON lines");
+    replayed.as_object_mut().unwrap().remove("files");
+    assert_eq!(replayed, summary);
 }

@@ -70,7 +70,7 @@ pub(crate) fn destination(
     }
 }
 
-pub(crate) fn protocol(req: &RequestAttrs<'_>) -> Protocol {
+pub(crate) fn protocol(req: &RequestAttrs<'_>, kind: SpanKind) -> Protocol {
     if req.grpc {
         Protocol::Grpc
     } else if req.db_system.is_some() {
@@ -82,6 +82,9 @@ pub(crate) fn protocol(req: &RequestAttrs<'_>) -> Protocol {
     } else if req.tcp || req.upstream_cluster.is_some() {
         // `network.transport=tcp`, or an Envoy (tcp_proxy) span without HTTP facts.
         Protocol::Tcp
+    } else if matches!(kind, SpanKind::Producer | SpanKind::Consumer) {
+        // Only messaging has producers and consumers (Zipkin's Kafka spans name no system).
+        Protocol::Messaging
     } else {
         Protocol::Unknown
     }
@@ -266,24 +269,31 @@ mod tests {
             tcp: true,
             ..RequestAttrs::default()
         };
-        assert_eq!(protocol(&http), Protocol::Http);
+        assert_eq!(protocol(&http, SpanKind::Client), Protocol::Http);
         let grpc = RequestAttrs { grpc: true, ..http };
-        assert_eq!(protocol(&grpc), Protocol::Grpc);
+        assert_eq!(protocol(&grpc, SpanKind::Client), Protocol::Grpc);
         let db = RequestAttrs {
             db_system: Some("postgresql"),
             ..RequestAttrs::default()
         };
-        assert_eq!(protocol(&db), Protocol::Db);
+        assert_eq!(protocol(&db, SpanKind::Client), Protocol::Db);
         let msg = RequestAttrs {
             messaging_system: Some("kafka"),
             ..RequestAttrs::default()
         };
-        assert_eq!(protocol(&msg), Protocol::Messaging);
+        assert_eq!(protocol(&msg, SpanKind::Client), Protocol::Messaging);
         let tcp = RequestAttrs {
             upstream_cluster: Some("outbound|3306||mysql.db.svc.cluster.local"),
             ..RequestAttrs::default()
         };
-        assert_eq!(protocol(&tcp), Protocol::Tcp);
-        assert_eq!(protocol(&RequestAttrs::default()), Protocol::Unknown);
+        assert_eq!(protocol(&tcp, SpanKind::Client), Protocol::Tcp);
+        assert_eq!(
+            protocol(&RequestAttrs::default(), SpanKind::Client),
+            Protocol::Unknown
+        );
+        assert_eq!(
+            protocol(&RequestAttrs::default(), SpanKind::Producer),
+            Protocol::Messaging
+        );
     }
 }

@@ -306,7 +306,7 @@ impl<'a> SpanBuilder<'a, '_> {
                 .saturating_sub(fields.start_unix_nanos),
             workload,
             destination: destination::destination(req, kind, fields.name, interner),
-            protocol: destination::protocol(req),
+            protocol: destination::protocol(req, kind),
             method: sym(req.method),
             path: destination::path(req).map(Box::from),
             host: sym(destination::host(req, kind)),
