@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 /// Usage or input error: bad flags, unreadable or malformed files.
 pub const EXIT_INPUT_ERROR: u8 = 2;
 
-/// meshlens — see your service mesh through its traces, and prove it is locked down.
+/// meshlens: see your service mesh through the traces its proxies already send.
 #[derive(Debug, Parser)]
 #[command(name = "meshlens", version, about, long_about = None)]
 pub struct Cli {
