@@ -273,19 +273,38 @@ fn any_value(mut any: Reader<'_>) -> Result<AttrValue<'_>, WireError> {
     Ok(value)
 }
 
+/// The first string element of an `ArrayValue`. Elements are read one level deep only: a
+/// nested array is not a header value, and recursing would let a request of nested arrays
+/// exhaust the stack.
 fn first_string(mut array: Reader<'_>) -> Result<AttrValue<'_>, WireError> {
     let mut first = None;
     while let Some((field, wire)) = array.key()? {
         match (field, wire) {
             (1, WireType::Len) => {
-                if let (None, AttrValue::Str(s)) = (first, any_value(array.sub()?)?) {
-                    first = Some(s);
+                let element = array.sub()?;
+                if first.is_none() {
+                    first = string_value(element)?;
                 }
             }
             _ => array.skip(wire)?,
         }
     }
     Ok(first.map_or(AttrValue::Other, AttrValue::Str))
+}
+
+/// An `AnyValue`'s string, if it holds one; other kinds are skipped unread.
+fn string_value(mut any: Reader<'_>) -> Result<Option<&str>, WireError> {
+    let mut value = None;
+    while let Some((field, wire)) = any.key()? {
+        match (field, wire) {
+            (1, WireType::Len) => value = Some(any.str()?),
+            _ => {
+                any.skip(wire)?;
+                value = None;
+            }
+        }
+    }
+    Ok(value)
 }
 
 fn status_code(mut status: Reader<'_>) -> Result<i32, WireError> {

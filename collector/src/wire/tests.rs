@@ -130,3 +130,40 @@ fn count_spans_counts_without_normalising() {
     );
     assert_eq!(count_spans(b"").unwrap(), 0);
 }
+
+/// Arrays nested 50,000 deep (far past what a recursive walk survives on a 2 MiB test-thread
+/// stack) are walked without recursion.
+#[test]
+fn deeply_nested_array_values_do_not_exhaust_the_stack() {
+    let normalizer = Normalizer::new(Interner::new());
+    // AnyValue { array_value: ArrayValue { values: [AnyValue { array_value: … }] } }, built
+    // inside out; each level adds a length-delimited field 5 (AnyValue.array_value) around a
+    // field 1 (ArrayValue.values).
+    let mut value = Vec::new();
+    prost::encoding::string::encode(1, &"deep".to_owned(), &mut value);
+    for _ in 0..50_000 {
+        let mut array = Vec::new();
+        prost::encoding::bytes::encode(1, &value, &mut array);
+        value.clear();
+        prost::encoding::bytes::encode(5, &array, &mut value);
+    }
+    let mut key_value = Vec::new();
+    prost::encoding::string::encode(1, &"x-forwarded-client-cert".to_owned(), &mut key_value);
+    prost::encoding::bytes::encode(2, &value, &mut key_value);
+    let mut request = envoy_request(1, 0);
+    request.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .clear();
+    let mut span = request.resource_spans[0].scope_spans[0].spans[0].encode_to_vec();
+    prost::encoding::bytes::encode(9, &key_value, &mut span);
+    let mut scope = Vec::new();
+    prost::encoding::bytes::encode(2, &span, &mut scope);
+    let mut resource_spans = Vec::new();
+    prost::encoding::bytes::encode(2, &scope, &mut resource_spans);
+    let mut body = Vec::new();
+    prost::encoding::bytes::encode(1, &resource_spans, &mut body);
+
+    let (spans, _) = wire_path(&body, &normalizer).unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].principal, None);
+}
