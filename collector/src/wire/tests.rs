@@ -167,3 +167,31 @@ fn deeply_nested_array_values_do_not_exhaust_the_stack() {
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].principal, None);
 }
+
+/// Random byte flips, insertions and cuts of a valid body: every result is a span list or an
+/// error, never a panic (a fixed-seed stand-in until the fuzz targets of issue 7 land).
+#[test]
+fn mangled_bodies_never_panic() {
+    let normalizer = Normalizer::new(Interner::new());
+    let valid = envoy_request(4, 11).encode_to_vec();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3_000 {
+        let mut body = valid.clone();
+        for _ in 0..1 + next() % 8 {
+            let at = (next() as usize) % body.len();
+            match next() % 3 {
+                0 => body[at] = next() as u8,
+                1 => body.insert(at, next() as u8),
+                _ => body.truncate(at.max(1)),
+            }
+        }
+        let _ = wire_path(&body, &normalizer);
+        let _ = count_spans(&body);
+    }
+}
