@@ -1,6 +1,6 @@
 //! Where a call went (destination), and the request's protocol, path and host.
 
-use crate::intern::Interner;
+use crate::intern::{Interner, Sym};
 use crate::span::{Destination, Protocol, SpanKind};
 
 use super::attrs::RequestAttrs;
@@ -9,21 +9,98 @@ use super::envoy::{
     parse_upstream_cluster, path_from_url, split_host_port, strip_query,
 };
 
+/// Envoy's `upstream_cluster`, parsed and interned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClusterFacts {
+    host: Option<Sym>,
+    port: Option<u16>,
+    /// Service and namespace of a cluster-local host, both or neither.
+    service_namespace: Option<(Sym, Sym)>,
+    inbound: bool,
+}
+
+pub(crate) fn cluster_facts(cluster: &str, interner: &Interner) -> Option<ClusterFacts> {
+    let parsed = parse_upstream_cluster(cluster)?;
+    Some(ClusterFacts {
+        host: parsed.host.map(|h| interner.intern(h)),
+        port: parsed.port,
+        service_namespace: parsed
+            .service
+            .zip(parsed.namespace)
+            .map(|(s, n)| (interner.intern(s), interner.intern(n))),
+        inbound: parsed.direction == ClusterDirection::Inbound,
+    })
+}
+
+/// A few strings a proxy's batch repeats over and over (its upstream clusters, its own span
+/// name), each remembered with what parsing and interning it gave: comparing a string costs
+/// less than parsing it again.
+#[derive(Debug)]
+pub(crate) struct Memo<T> {
+    entries: [Option<(String, T)>; 4],
+    next: usize,
+}
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Self {
+            entries: Default::default(),
+            next: 0,
+        }
+    }
+}
+
+impl<T: Copy> Memo<T> {
+    pub(crate) fn get_or(&mut self, key: &str, compute: impl FnOnce(&str) -> T) -> T {
+        for (name, value) in self.entries.iter().flatten() {
+            if name == key {
+                return *value;
+            }
+        }
+        let value = compute(key);
+        let slot = self.next % self.entries.len();
+        self.entries[slot] = Some((key.to_owned(), value));
+        self.next = self.next.wrapping_add(1);
+        value
+    }
+}
+
+/// What an Envoy span name `<host>:<port>/…` says of the destination, interned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NameFacts {
+    host: Sym,
+    port: u16,
+    service_namespace: Option<(Sym, Sym)>,
+}
+
+pub(crate) fn name_facts(span_name: &str, interner: &Interner) -> Option<NameFacts> {
+    let (host, port) = host_port_from_span_name(span_name)?;
+    Some(NameFacts {
+        host: interner.intern(host),
+        port,
+        service_namespace: cluster_local_service(host)
+            .map(|(s, n)| (interner.intern(s), interner.intern(n))),
+    })
+}
+
 /// Resolves the destination of a span. Envoy's `upstream_cluster` comes first; then, for
 /// CLIENT/PRODUCER spans, `server.address`/`net.peer.name`, `http.host` and the URL
 /// authority; then an Envoy span name `<host>:<port>/…`.
 pub(crate) fn destination(
     req: &RequestAttrs<'_>,
     kind: SpanKind,
-    span_name: &str,
+    cluster: Option<ClusterFacts>,
+    span_name: impl FnOnce() -> Option<NameFacts>,
     interner: &Interner,
 ) -> Destination {
-    let cluster = req.upstream_cluster.and_then(parse_upstream_cluster);
-    let mut host = cluster.and_then(|c| c.host);
+    let cluster_host = cluster.and_then(|c| c.host);
+    // A host from the fallbacks below, when the cluster names none.
+    let mut host: Option<&str> = None;
     let mut port = cluster.and_then(|c| c.port);
 
     // The fallbacks cost URL parsing: only look when upstream_cluster left a gap.
-    if matches!(kind, SpanKind::Client | SpanKind::Producer) && (host.is_none() || port.is_none()) {
+    let client = matches!(kind, SpanKind::Client | SpanKind::Producer);
+    if client && (cluster_host.is_none() || port.is_none()) {
         let (authority_host, authority_port) = match req
             .http_host
             .or_else(|| req.url.and_then(authority_from_url))
@@ -34,39 +111,47 @@ pub(crate) fn destination(
             }
             None => (None, None),
         };
-        host = host
-            .or(req.server_address)
-            .or(req.net_peer_name)
-            .or(authority_host);
+        if cluster_host.is_none() {
+            host = req.server_address.or(req.net_peer_name).or(authority_host);
+        }
         port = port
             .or(req.server_port)
             .or(req.net_peer_port)
             .or(authority_port);
     }
-    if (host.is_none() || port.is_none())
-        && let Some((name_host, name_port)) = host_port_from_span_name(span_name)
+    // The span name is the last resort, for a host only when nothing else named one.
+    let mut name_host = None;
+    if ((cluster_host.is_none() && host.is_none()) || port.is_none())
+        && let Some(name) = span_name()
     {
-        host = host.or(Some(name_host));
-        port = port.or(Some(name_port));
+        if cluster_host.is_none() && host.is_none() {
+            name_host = Some(name);
+        }
+        port = port.or(Some(name.port));
     }
 
-    let (service, namespace) = match cluster.and_then(|c| c.service.zip(c.namespace)) {
-        Some(sn) => Some(sn),
-        None => host.and_then(cluster_local_service),
-    }
-    .unzip();
+    let service_namespace = cluster
+        .and_then(|c| c.service_namespace)
+        .or_else(|| {
+            let host = cluster_host.map(|h| interner.resolve(h)).or(host)?;
+            let (service, namespace) = cluster_local_service(host)?;
+            Some((interner.intern(service), interner.intern(namespace)))
+        })
+        .or_else(|| name_host.and_then(|n| n.service_namespace));
 
     let sym = |s: Option<&str>| s.map(|s| interner.intern(s));
     Destination {
-        host: sym(host),
+        host: cluster_host
+            .or_else(|| sym(host))
+            .or(name_host.map(|n| n.host)),
         port,
-        service: sym(service),
-        namespace: sym(namespace),
+        service: service_namespace.map(|(s, _)| s),
+        namespace: service_namespace.map(|(_, n)| n),
         peer_service: sym(req.peer_service),
         db_system: sym(req.db_system),
         db_name: sym(req.db_name),
         messaging_system: sym(req.messaging_system),
-        inbound: cluster.is_some_and(|c| c.direction == ClusterDirection::Inbound),
+        inbound: cluster.is_some_and(|c| c.inbound),
     }
 }
 
@@ -127,7 +212,16 @@ mod tests {
         bool,
     ) {
         let interner = Interner::new();
-        let d = destination(req, kind, name, &interner);
+        let cluster = req
+            .upstream_cluster
+            .and_then(|c| cluster_facts(c, &interner));
+        let d = destination(
+            req,
+            kind,
+            cluster,
+            || name_facts(name, &interner),
+            &interner,
+        );
         let s = |sym: Option<crate::intern::Sym>| sym.map(|s| interner.resolve(s).to_owned());
         (s(d.host), d.port, s(d.service), s(d.namespace), d.inbound)
     }

@@ -153,6 +153,12 @@ fn split4<'a>(s: &'a str, sep: &str) -> Option<[&'a str; 4]> {
     Some([it.next()?, it.next()?, it.next()?, it.next()?])
 }
 
+/// The first ASCII delimiter in `s`: a byte loop, where a `char` pattern decodes UTF-8 as it
+/// goes (URL delimiters are ASCII, and UTF-8 never repeats ASCII bytes inside a character).
+fn find_byte(s: &str, is_delimiter: impl Fn(u8) -> bool) -> Option<usize> {
+    s.bytes().position(is_delimiter)
+}
+
 /// Where `://` starts in a URL (`url.find("://")`), found from the colons.
 fn scheme_separator(url: &str) -> Option<usize> {
     url.match_indices(':')
@@ -271,14 +277,14 @@ pub fn path_from_url(url: &str) -> &str {
         },
     };
     // Skip the authority: up to the first '/', '?' or '#'.
-    let path_start = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let path_start = find_byte(rest, |b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
     let path = strip_query(rest.get(path_start..).unwrap_or(""));
     if path.is_empty() { "/" } else { path }
 }
 
 /// Cuts a path at the first `?` or `#`.
 pub fn strip_query(path: &str) -> &str {
-    match path.find(['?', '#']) {
+    match find_byte(path, |b| matches!(b, b'?' | b'#')) {
         Some(i) => path.get(..i).unwrap_or(""),
         None => path,
     }
@@ -291,7 +297,7 @@ pub fn authority_from_url(url: &str) -> Option<&str> {
         Some(i) => url.get(i + 3..)?,
         None => url.strip_prefix("//")?,
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = find_byte(rest, |b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
     let authority = rest.get(..end)?;
     let authority = match authority.rfind('@') {
         Some(at) => authority.get(at + 1..)?,

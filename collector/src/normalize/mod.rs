@@ -42,6 +42,7 @@ pub use identity::{UNKNOWN_SERVICE, workload_from_pod};
 pub use outcome::{grpc_status, http_status};
 
 use attrs::RequestAttrs;
+use destination::{ClusterFacts, Memo, NameFacts};
 use identity::{Identity, WorkloadMemo};
 
 /// The non-attribute fields of one OTLP span, borrowed.
@@ -198,6 +199,8 @@ impl<'a> ResourceBuilder<'a> {
             request: self.request,
             workload,
             memo: RefCell::default(),
+            clusters: RefCell::default(),
+            span_names: RefCell::default(),
         }
     }
 }
@@ -210,12 +213,24 @@ pub struct ResourceFacts<'a> {
     request: RequestAttrs<'a>,
     workload: Workload,
     memo: RefCell<WorkloadMemo>,
+    clusters: RefCell<Memo<Option<ClusterFacts>>>,
+    span_names: RefCell<Memo<Option<NameFacts>>>,
 }
 
 impl ResourceFacts<'_> {
     /// The workload of spans that add no identity attributes of their own.
     pub fn workload(&self) -> Workload {
         self.workload
+    }
+
+    fn cluster(&self, cluster: Option<&str>, normalizer: &Normalizer) -> Option<ClusterFacts> {
+        let compute = |c: &str| destination::cluster_facts(c, &normalizer.interner);
+        memoized(&self.clusters, cluster?, compute)
+    }
+
+    fn span_name(&self, name: &str, normalizer: &Normalizer) -> Option<NameFacts> {
+        let compute = |n: &str| destination::name_facts(n, &normalizer.interner);
+        memoized(&self.span_names, name, compute)
     }
 
     fn workload_for(&self, identity: &Identity<'_>, normalizer: &Normalizer) -> Workload {
@@ -305,7 +320,13 @@ impl<'a> SpanBuilder<'a, '_> {
                 .end_unix_nanos
                 .saturating_sub(fields.start_unix_nanos),
             workload,
-            destination: destination::destination(req, kind, fields.name, interner),
+            destination: destination::destination(
+                req,
+                kind,
+                self.resource.cluster(req.upstream_cluster, n),
+                || self.resource.span_name(fields.name, n),
+                interner,
+            ),
             protocol: destination::protocol(req, kind),
             method: sym(req.method),
             path: destination::path(req).map(Box::from),
@@ -368,4 +389,11 @@ fn parent_span_id(bytes: &[u8]) -> Result<Option<SpanId>, Rejection> {
     SpanId::try_from(bytes)
         .map(Some)
         .map_err(|_| Rejection::InvalidParentSpanId { len: bytes.len() })
+}
+
+fn memoized<T: Copy>(memo: &RefCell<Memo<T>>, key: &str, compute: impl FnOnce(&str) -> T) -> T {
+    match memo.try_borrow_mut() {
+        Ok(mut memo) => memo.get_or(key, compute),
+        Err(_) => compute(key),
+    }
 }
