@@ -222,7 +222,7 @@ mod tests {
             || name_facts(name, &interner),
             &interner,
         );
-        let s = |sym: Option<crate::intern::Sym>| sym.map(|s| interner.resolve(s).to_owned());
+        let s = |sym: Option<Sym>| sym.map(|s| interner.resolve(s).to_owned());
         (s(d.host), d.port, s(d.service), s(d.namespace), d.inbound)
     }
 
