@@ -2,7 +2,7 @@
 //! way for a user to see that their proxies' spans are understood (`meshlens inspect`, and
 //! `GET /api/v1/summary` on a running `serve`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -16,6 +16,8 @@ pub struct Summary {
     spans: u64,
     workloads: BTreeMap<Sym, WorkloadStats>,
     calls: BTreeMap<(Sym, Sym), CallStats>,
+    /// `(service, namespace)` → the node name `service.namespace`, built once.
+    node_names: HashMap<(Sym, Sym), Sym>,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +89,7 @@ impl Summary {
             spans: 0,
             workloads: BTreeMap::new(),
             calls: BTreeMap::new(),
+            node_names: HashMap::new(),
         }
     }
 
@@ -135,16 +138,23 @@ impl Summary {
 
     /// The callee as a node name (`reviews.bookinfo`) when the destination is a cluster
     /// service, else the most specific name the span gives.
-    fn destination_name(&self, span: &Span) -> Option<Sym> {
+    fn destination_name(&mut self, span: &Span) -> Option<Sym> {
         let d = &span.destination;
         match (d.service, d.namespace) {
             (Some(service), Some(namespace)) => {
-                let name = format!(
-                    "{}.{}",
-                    self.interner.resolve(service),
-                    self.interner.resolve(namespace)
-                );
-                Some(self.interner.intern(&name))
+                let interner = &self.interner;
+                let name = self
+                    .node_names
+                    .entry((service, namespace))
+                    .or_insert_with(|| {
+                        let name = format!(
+                            "{}.{}",
+                            interner.resolve(service),
+                            interner.resolve(namespace)
+                        );
+                        interner.intern(&name)
+                    });
+                Some(*name)
             }
             _ => d
                 .peer_service
