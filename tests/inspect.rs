@@ -13,6 +13,19 @@ fn inspect(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `inspect`, expecting success, and returns what it printed.
+fn inspect_ok(args: &[&str]) -> String {
+    let output = inspect(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `inspect --format json` of one file, parsed.
+fn inspect_json(file: &str) -> serde_json::Value {
+    serde_json::from_str(&inspect_ok(&["--format", "json", "--traces", file])).unwrap()
+}
+
 /// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it.
 fn assert_golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,20 +46,14 @@ fn assert_golden(name: &str, actual: &str) {
 
 #[test]
 fn inspect_text_output_matches_the_golden_file() {
-    let output = inspect(&[
-        "--format",
-        "text",
-        "--traces",
-        "testdata/traces/istio-bookinfo.tempo.json",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_golden(
         "inspect-bookinfo.txt",
-        &String::from_utf8(output.stdout).unwrap(),
+        &inspect_ok(&[
+            "--format",
+            "text",
+            "--traces",
+            "testdata/traces/istio-bookinfo.tempo.json",
+        ]),
     );
 }
 
@@ -54,54 +61,28 @@ fn inspect_text_output_matches_the_golden_file() {
 /// and Kafka traces, Jaeger's and the OTLP spec's examples) as `inspect` reports it.
 #[test]
 fn inspect_of_every_reference_trace_matches_the_golden_file() {
-    let output = inspect(&["--format", "json", "--traces", "testdata/traces"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_golden(
         "inspect-reference-traces.json",
-        &String::from_utf8(output.stdout).unwrap(),
+        &inspect_ok(&["--format", "json", "--traces", "testdata/traces"]),
     );
 }
 
 #[test]
 fn the_same_trace_reads_the_same_from_tempo_and_canonical_otlp_json() {
-    let tempo = inspect(&[
-        "--format",
-        "json",
-        "--traces",
-        "testdata/traces/istio-bookinfo.tempo.json",
-    ]);
-    let otlp = inspect(&[
-        "--format",
-        "json",
-        "--traces",
-        "testdata/traces/istio-bookinfo.otlp.json",
-    ]);
-    let summary = |output: &Output| {
-        let mut report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = |file: &str| {
+        let mut report = inspect_json(file);
         report.as_object_mut().unwrap().remove("files");
         report
     };
-    assert_eq!(summary(&tempo), summary(&otlp));
+    assert_eq!(
+        summary("testdata/traces/istio-bookinfo.tempo.json"),
+        summary("testdata/traces/istio-bookinfo.otlp.json")
+    );
 }
 
 #[test]
 fn inspect_reports_the_bookinfo_workloads_and_calls() {
-    let output = inspect(&[
-        "--format",
-        "json",
-        "--traces",
-        "testdata/traces/istio-bookinfo.tempo.json",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = inspect_json("testdata/traces/istio-bookinfo.tempo.json");
     let workloads: Vec<&str> = report["workloads"]
         .as_array()
         .unwrap()
