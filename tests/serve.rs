@@ -220,6 +220,9 @@ fn otel_exporters_and_zipkin_deliver_every_span_once_and_the_recording_round_tri
         .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
 
+    let health = reqwest::blocking::get(serve.url("api", "/healthz")).unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+
     let metrics = serve.metrics();
     for (receiver, spans) in [
         ("otlp_grpc", 20.0),
