@@ -1,0 +1,1 @@
+//! Reading Kubernetes manifests (`--inventory`) into workloads, services, service accounts and namespaces.

@@ -1,0 +1,1 @@
+//! Static checks of policies (and the inventory): findings with stable codes.
