@@ -85,7 +85,11 @@ pub struct AuthorizationPolicy {
 impl AuthorizationPolicy {
     /// `namespace/name`, as meshlens names policies in its output.
     pub fn id(&self) -> String {
-        format!("{}/{}", self.namespace.as_deref().unwrap_or("default"), self.name)
+        format!(
+            "{}/{}",
+            self.namespace.as_deref().unwrap_or("default"),
+            self.name
+        )
     }
 }
 
@@ -115,6 +119,10 @@ pub struct Source {
     pub not_ip_blocks: Vec<String>,
     pub remote_ip_blocks: Vec<String>,
     pub not_remote_ip_blocks: Vec<String>,
+    /// Trust domains of the peer certificate (`trustDomains`, newer Istio): the part of the
+    /// principal before `/ns/`, with the same exact/prefix/suffix/presence matching.
+    pub trust_domains: Vec<String>,
+    pub not_trust_domains: Vec<String>,
     pub location: Option<Location>,
 }
 
