@@ -1,7 +1,10 @@
 //! Subcommands and their flags.
 
+mod authz;
 mod inspect;
+mod lint;
 mod listen;
+mod policy_input;
 mod serve;
 
 use std::process::ExitCode;
@@ -25,11 +28,18 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show what meshlens understands of recorded traces: workloads, calls, proxy facts.
     Inspect(inspect::InspectArgs),
+    /// Check requests against authorization policies.
+    #[command(subcommand)]
+    Authz(authz::AuthzCommand),
+    /// Lint authorization policies for CI: findings with codes, severities and locations.
+    Lint(lint::LintArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Authz(command) => authz::run(command),
+        Command::Lint(args) => lint::run(args),
     }
 }
