@@ -1,16 +1,16 @@
 //! `meshlens inspect` on recorded traces: what users see, against golden files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
+
+use common::{assert_golden, meshlens};
 
 fn inspect(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshlens"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("inspect")
-        .args(args)
-        .output()
-        .unwrap()
+    let mut all = vec!["inspect"];
+    all.extend_from_slice(args);
+    meshlens(&all)
 }
 
 /// Runs `inspect`, expecting success, and returns what it printed.
@@ -24,24 +24,6 @@ fn inspect_ok(args: &[&str]) -> String {
 /// `inspect --format json` of one file, parsed.
 fn inspect_json(file: &str) -> serde_json::Value {
     serde_json::from_str(&inspect_ok(&["--format", "json", "--traces", file])).unwrap()
-}
-
-/// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it.
-fn assert_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! `meshlens authz check`.
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use meshlens_policies::eval::{Options, PolicySet, Request};
 use meshlens_policies::model::Inventory;
 
@@ -16,6 +16,8 @@ pub enum AuthzCommand {
     /// Decide requests against the policies, with Istio's exact semantics.
     Check(CheckArgs),
 }
+
+use super::output::TextOrJson;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -34,13 +36,7 @@ pub struct CheckArgs {
     requests: Option<PathBuf>,
     /// Output: one JSON decision per line, or a readable explanation [default: text on a terminal, json otherwise].
     #[arg(long, value_enum)]
-    format: Option<Format>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Text,
-    Json,
+    format: Option<TextOrJson>,
 }
 
 pub fn run(command: AuthzCommand) -> anyhow::Result<ExitCode> {
@@ -70,22 +66,18 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             trust_domain: args.input.trust_domain.clone(),
         },
     );
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Json
-    });
+    let format = TextOrJson::or_by_terminal(args.format);
     let requests = read_requests(&args)?;
     let mut out = std::io::stdout().lock();
     for (origin, text) in requests {
         let request = parse_request(&text, loaded.inventory.as_ref())
             .with_context(|| format!("{origin}: invalid request"))?;
         match format {
-            Format::Json => {
+            TextOrJson::Json => {
                 serde_json::to_writer(&mut out, &policies.evaluate(&request))?;
                 writeln!(out)?;
             }
-            Format::Text => writeln!(out, "{}", policies.explain(&request))?,
+            TextOrJson::Text => writeln!(out, "{}", policies.explain(&request))?,
         }
     }
     out.flush()?;

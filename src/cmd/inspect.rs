@@ -1,12 +1,14 @@
 //! `meshlens inspect`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use meshlens_collector::Interner;
 use meshlens_collector::inspect::inspect_files;
+
+use super::output::TextOrJson;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -16,29 +18,19 @@ pub struct InspectArgs {
     traces: Vec<PathBuf>,
     /// Output format [default: text on a terminal, json otherwise].
     #[arg(long, value_enum)]
-    format: Option<Format>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Text,
-    Json,
+    format: Option<TextOrJson>,
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let inspection = inspect_files(&args.traces, Interner::new())?;
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Json
-    });
+    let format = TextOrJson::or_by_terminal(args.format);
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Json => {
+        TextOrJson::Json => {
             serde_json::to_writer_pretty(&mut out, &inspection)?;
             writeln!(out)?;
         }
-        Format::Text => write!(out, "{inspection}")?,
+        TextOrJson::Text => write!(out, "{inspection}")?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ mod authz;
 mod inspect;
 mod lint;
 mod listen;
+mod output;
 mod policy_input;
 mod serve;
 
