@@ -1,1 +1,6 @@
-//! Spans → service graph: pairing, per-edge RED metrics, anomalies (issue 4).
+//! Spans → service graph: client/server pairing, the graph, windowed per-edge RED metrics with
+//! mergeable latency sketches, anomaly detection, and renderings of the graph.
+//!
+//! - [`snapshot`]: the graph as everything else reads it (API, CLI, anomalies, dashboard).
+
+pub mod snapshot;
