@@ -242,4 +242,9 @@ pub struct Span {
     pub dry_run: DryRunVerdicts,
     /// Zipkin `shared`: this SERVER span reuses its client's span id.
     pub shared: bool,
+    /// How many requests this span stands for: 1 unless it says it was sampled (a
+    /// `tracestate` `ot=th:` threshold, or the configured multiplier attribute).
+    pub adjusted_count: f64,
+    /// `adjusted_count` came from sampling information, so counts built on it are estimates.
+    pub estimated: bool,
 }

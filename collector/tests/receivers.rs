@@ -32,6 +32,7 @@ fn config(max_request_bytes: usize, queue_spans: usize) -> ServeConfig {
         max_http_request_bytes: max_request_bytes,
         queue_spans,
         record: None,
+        span_multiplier_key: None,
     }
 }
 

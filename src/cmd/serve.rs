@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Append every accepted batch to FILE as OTLP JSON lines.
     #[arg(long, env = "MESHLENS_RECORD", value_name = "FILE")]
     record: Option<PathBuf>,
+    /// Span attribute giving how many requests a sampled span stands for (e.g. SampleRate);
+    /// W3C tracestate `ot=th:` thresholds are always honoured.
+    #[arg(long, env = "MESHLENS_SPAN_MULTIPLIER_KEY", value_name = "KEY")]
+    span_multiplier_key: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -73,6 +77,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(DEFAULT_MAX_HTTP_REQUEST_BYTES),
         queue_spans: args.queue_spans.max(1),
         record: args.record,
+        span_multiplier_key: args.span_multiplier_key,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(config))

@@ -103,6 +103,8 @@ pub(crate) struct RequestAttrs<'a> {
     pub dry_deny_policy: Option<&'a str>,
     pub dry_deny_result: Option<&'a str>,
     pub shared: bool,
+    /// A sampling multiplier attribute's value.
+    pub multiplier: Option<f64>,
 }
 
 impl RequestAttrs<'_> {
@@ -209,6 +211,8 @@ pub enum AttrKey {
     DryRunDenyPolicy,
     DryRunDenyResult,
     ZipkinShared,
+    /// The attribute named by `--span-multiplier-key` (never returned by [`AttrKey::classify`]).
+    SamplingMultiplier,
 }
 
 impl AttrKey {
@@ -557,6 +561,11 @@ pub(crate) fn record_known<'a>(
         DryRunDenyPolicy => put(&mut req.dry_deny_policy, value),
         DryRunDenyResult => put(&mut req.dry_deny_result, value),
         ZipkinShared => req.shared = value.as_bool() == Some(true),
+        SamplingMultiplier => {
+            if let Some(m) = super::sampling::multiplier(value) {
+                req.multiplier = Some(m);
+            }
+        }
     }
     key.is_identity()
 }

@@ -24,6 +24,7 @@ pub mod envoy;
 mod identity;
 mod otlp;
 mod outcome;
+mod sampling;
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +59,8 @@ pub struct SpanFields<'a> {
     pub end_unix_nanos: u64,
     /// OTLP: 0 unset, 1 ok, 2 error.
     pub status_code: i32,
+    /// W3C `tracestate`, for the sampling threshold.
+    pub trace_state: &'a str,
 }
 
 /// Why a span was not accepted.
@@ -108,6 +111,8 @@ impl Rejected {
 #[derive(Debug, Clone)]
 pub struct Normalizer {
     interner: Interner,
+    /// `--span-multiplier-key`: an attribute saying how many requests a span stands for.
+    multiplier_key: Option<Box<str>>,
     unknown_service: Sym,
     /// The workload of a resource with no identity attributes at all.
     unknown_workload: Workload,
@@ -126,9 +131,25 @@ impl Normalizer {
         };
         Self {
             interner,
+            multiplier_key: None,
             unknown_service,
             unknown_workload,
         }
+    }
+
+    /// Reads sampling multipliers from the attribute `key` (e.g. `SampleRate`).
+    pub fn with_multiplier_key(mut self, key: impl Into<Box<str>>) -> Self {
+        self.multiplier_key = Some(key.into());
+        self
+    }
+
+    /// The configured multiplier attribute, for decoders that classify keys themselves.
+    pub fn multiplier_key(&self) -> Option<&str> {
+        self.multiplier_key.as_deref()
+    }
+
+    fn is_multiplier_key(&self, key: &str) -> bool {
+        self.multiplier_key.as_deref() == Some(key)
     }
 
     pub fn interner(&self) -> &Interner {
@@ -178,6 +199,9 @@ impl<'a> ResourceBuilder<'a> {
     /// Records one attribute (called in arrival order; later values of a fact win).
     #[inline]
     pub fn attr(&mut self, key: &'a str, value: AttrValue<'a>) {
+        if self.normalizer.is_multiplier_key(key) {
+            return self.attr_known(AttrKey::SamplingMultiplier, value);
+        }
         self.identity_seen |= attrs::record(&mut self.identity, &mut self.request, key, value);
     }
 
@@ -263,6 +287,9 @@ impl<'a> SpanBuilder<'a, '_> {
     /// Records one attribute (called in arrival order; span values override the resource's).
     #[inline]
     pub fn attr(&mut self, key: &'a str, value: AttrValue<'a>) {
+        if self.normalizer.is_multiplier_key(key) {
+            return self.attr_known(AttrKey::SamplingMultiplier, value);
+        }
         self.identity_touched |= attrs::record(&mut self.identity, &mut self.request, key, value);
     }
 
@@ -308,6 +335,12 @@ impl<'a> SpanBuilder<'a, '_> {
             error_tag: req.error,
         });
         let sym = |s: Option<&str>| s.map(|s| interner.intern(s));
+        let sampled =
+            sampling::adjusted_count_from_tracestate(fields.trace_state).or(req.multiplier);
+        let (adjusted_count, estimated) = match sampled {
+            Some(count) => (count, true),
+            None => (1.0, false),
+        };
 
         Ok(Span {
             trace_id,
@@ -345,6 +378,8 @@ impl<'a> SpanBuilder<'a, '_> {
                 deny_result: sym(req.dry_deny_result),
             },
             shared: req.shared,
+            adjusted_count,
+            estimated,
         })
     }
 }

@@ -64,6 +64,7 @@ impl Normalizer {
                     start_unix_nanos: span.start_time_unix_nano,
                     end_unix_nanos: span.end_time_unix_nano,
                     status_code: span.status.as_ref().map_or(0, |s| s.code),
+                    trace_state: &span.trace_state,
                 };
                 match builder.finish(fields) {
                     Ok(span) => out.push(span),

@@ -41,6 +41,8 @@ pub struct ServeConfig {
     pub max_http_request_bytes: usize,
     pub queue_spans: usize,
     pub record: Option<PathBuf>,
+    /// An attribute giving how many requests a sampled span stands for.
+    pub span_multiplier_key: Option<String>,
 }
 
 /// Where accepted spans go, and the API routes that read what they became.
@@ -141,8 +143,12 @@ impl Collector {
         let (sender, receiver) = queue::bounded(config.queue_spans, metrics.clone());
         let pipeline_thread = pipeline::spawn(receiver, recorder, pipeline.sink, metrics.clone())
             .map_err(ServeError::Pipeline)?;
+        let mut normalizer = Normalizer::new(pipeline.interner);
+        if let Some(key) = &config.span_multiplier_key {
+            normalizer = normalizer.with_multiplier_key(key.as_str());
+        }
         let ingest = Arc::new(ingest::Ingest::new(
-            Normalizer::new(pipeline.interner),
+            normalizer,
             sender,
             metrics.clone(),
             config.record.is_some(),

@@ -103,7 +103,9 @@ fn walk_resource_spans(
                 let mut fields = scan.sub()?;
                 while let Some((field, wire)) = fields.key()? {
                     match (field, wire) {
-                        (1, WireType::Len) => attribute(fields.sub()?, &mut resource)?,
+                        (1, WireType::Len) => {
+                            attribute(fields.sub()?, &mut resource, normalizer.multiplier_key())?
+                        }
                         _ => fields.skip(wire)?,
                     }
                 }
@@ -163,21 +165,22 @@ fn walk_span<'a>(
         start_unix_nanos: 0,
         end_unix_nanos: 0,
         status_code: 0,
+        trace_state: "",
     };
     let mut builder = normalizer.span(resource);
     while let Some((field, wire)) = span.key()? {
         match (field, wire) {
             (1, WireType::Len) => fields.trace_id = span.bytes()?,
             (2, WireType::Len) => fields.span_id = span.bytes()?,
-            (3, WireType::Len) => {
-                span.str()?;
-            }
+            (3, WireType::Len) => fields.trace_state = span.str()?,
             (4, WireType::Len) => fields.parent_span_id = span.bytes()?,
             (5, WireType::Len) => fields.name = span.str()?,
             (6, WireType::Varint) => fields.kind = span.varint()? as i32,
             (7, WireType::Fixed64) => fields.start_unix_nanos = span.fixed64()?,
             (8, WireType::Fixed64) => fields.end_unix_nanos = span.fixed64()?,
-            (9, WireType::Len) => attribute(span.sub()?, &mut builder)?,
+            (9, WireType::Len) => {
+                attribute(span.sub()?, &mut builder, normalizer.multiplier_key())?
+            }
             (11 | 13, WireType::Len) => check_message(span.sub()?)?,
             (15, WireType::Len) => fields.status_code = status_code(span.sub()?)?,
             _ => span.skip(wire)?,
@@ -212,7 +215,11 @@ impl<'a> Attributes<'a> for SpanBuilder<'a, '_> {
 
 /// Feeds one `KeyValue` to a builder. Most of an Envoy span's tags are of no interest to
 /// normalisation: their values are neither decoded nor UTF-8 checked, only skipped.
-fn attribute<'a>(mut kv: Reader<'a>, attrs: &mut impl Attributes<'a>) -> Result<(), WireError> {
+fn attribute<'a>(
+    mut kv: Reader<'a>,
+    attrs: &mut impl Attributes<'a>,
+    multiplier_key: Option<&str>,
+) -> Result<(), WireError> {
     let mut key: &[u8] = &[];
     let mut value = None;
     while let Some((field, wire)) = kv.key()? {
@@ -227,6 +234,9 @@ fn attribute<'a>(mut kv: Reader<'a>, attrs: &mut impl Attributes<'a>) -> Result<
     };
     match AttrKey::classify(key) {
         Some(known) => attrs.known(known, any_value(value)?),
+        None if multiplier_key.is_some_and(|m| m.as_bytes() == key) => {
+            attrs.known(AttrKey::SamplingMultiplier, any_value(value)?);
+        }
         // Any tag may carry Envoy's response code details with an RBAC denial.
         None if starts_with_string(value.clone(), RBAC_DENIED_PREFIX.as_bytes())? => {
             let key =

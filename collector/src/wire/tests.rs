@@ -195,3 +195,31 @@ fn mangled_bodies_never_panic() {
         let _ = count_spans(&body);
     }
 }
+
+/// Sampled spans say how many requests they stand for, on both decoding paths: the W3C
+/// `tracestate` threshold first, else the configured multiplier attribute.
+#[test]
+fn sampling_information_scales_spans_on_both_paths() {
+    let normalizer = Normalizer::new(Interner::new()).with_multiplier_key("SampleRate");
+    let mut request = envoy_request(3, 5);
+    let mut spans = request
+        .resource_spans
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_spans)
+        .flat_map(|s| &mut s.spans);
+    spans.next().unwrap().trace_state = "ot=th:8".to_owned();
+    let second = spans.next().unwrap();
+    second
+        .attributes
+        .push(crate::sample::string_attr("SampleRate", "10"));
+    let (wire_spans, _) = wire_path(&request.encode_to_vec(), &normalizer).unwrap();
+    let (owned_spans, _) = owned_path(&request, &normalizer);
+    assert_eq!(wire_spans, owned_spans);
+    let counts: Vec<(f64, bool)> = wire_spans
+        .iter()
+        .map(|s| (s.adjusted_count, s.estimated))
+        .collect();
+    assert_eq!(counts[0], (2.0, true));
+    assert_eq!(counts[1], (10.0, true));
+    assert_eq!(counts[2], (1.0, false));
+}
