@@ -11,11 +11,21 @@ fn main() -> ExitCode {
     init_logging();
     match cmd::run(cli) {
         Ok(code) => code,
+        // A reader that stopped early (`meshlens graph | head`) is not an error.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("meshlens: {error:#}");
             ExitCode::from(cmd::EXIT_INPUT_ERROR)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_logging() {

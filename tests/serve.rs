@@ -25,6 +25,10 @@ struct Serve {
 
 impl Serve {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let record = dir.path().join("recording.jsonl");
         let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
@@ -43,6 +47,7 @@ impl Serve {
                 "--record",
             ])
             .arg(&record)
+            .args(extra)
             .env("MESHLENS_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -294,4 +299,128 @@ fn otel_exporters_and_zipkin_deliver_every_span_once_and_the_recording_round_tri
     assert_eq!(replayed["files"][0]["format"], "OTLP JSON lines");
     replayed.as_object_mut().unwrap().remove("files");
     assert_eq!(replayed, summary);
+}
+
+/// The live graph API pairs a real Istio trace posted as OTLP JSON: the same five edges
+/// `meshlens graph` finds offline, with the documented field names.
+#[test]
+fn the_graph_api_pairs_a_real_istio_trace() {
+    let serve = Serve::start_with(&["--pair-ttl", "1s"]);
+    let trace = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/traces/istio-bookinfo.otlp.json"
+    ))
+    .unwrap();
+    let client = reqwest::blocking::Client::new();
+    let response = client
+        .post(serve.url("otlp_http", "/v1/traces"))
+        .header("content-type", "application/json")
+        .body(trace)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+
+    let graph_url = serve.url("api", "/api/v1/graph?window=all");
+    let mut graph = serde_json::Value::Null;
+    for _ in 0..100 {
+        graph = client.get(&graph_url).send().unwrap().json().unwrap();
+        if graph["edges"].as_array().is_some_and(|e| e.len() == 5) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let edges: Vec<(String, String)> = graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            for field in ["protocol", "requests", "errors", "rps", "error_rate"] {
+                assert!(e.get(field).is_some(), "{field} in {e}");
+            }
+            for q in ["p50", "p90", "p95", "p99"] {
+                assert!(e["latency_ms"][q].as_f64().unwrap() > 0.0, "{e}");
+            }
+            (
+                e["source"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            ("istio-ingressgateway.istio-system", "productpage.bookinfo"),
+            ("productpage.bookinfo", "details.bookinfo"),
+            ("productpage.bookinfo", "reviews.bookinfo"),
+            ("reviews.bookinfo", "ratings.bookinfo"),
+            ("user", "istio-ingressgateway.istio-system"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert_eq!(
+        graph["window_seconds"].as_f64().map(|w| w > 0.0),
+        Some(true)
+    );
+
+    let stats: serde_json::Value = client
+        .get(serve.url("api", "/api/v1/stats"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(stats["pairing"]["paired"], 4, "{stats}");
+    let anomalies: serde_json::Value = client
+        .get(serve.url("api", "/api/v1/anomalies"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(anomalies["anomalies"].is_array(), "{anomalies}");
+    let bad = client
+        .get(serve.url("api", "/api/v1/graph?window=soon"))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
+
+    // The stream sends an update event carrying the graph.
+    let mut stream = client
+        .get(serve.url("api", "/api/v1/stream?window=all&interval=200ms"))
+        .send()
+        .unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&received).contains("\n\n") {
+        let n = std::io::Read::read(&mut stream, &mut chunk).unwrap();
+        assert!(n > 0, "stream ended");
+        received.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.starts_with("event: update\ndata: {\"graph\":"),
+        "{text}"
+    );
+    let (status, _, _dir) = serve.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn graph_prints_the_offline_graph_in_every_format() {
+    let run = |format: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_meshlens"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["graph", "--format", format, "--traces"])
+            .arg("testdata/traces/istio-bookinfo.tempo.json")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let graph: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(graph["edges"].as_array().unwrap().len(), 5);
+    assert!(run("dot").starts_with("digraph meshlens {"));
+    assert!(run("mermaid").starts_with("flowchart LR"));
 }

@@ -1,6 +1,7 @@
 //! Subcommands and their flags.
 
 mod authz;
+mod graph;
 mod inspect;
 mod lint;
 mod listen;
@@ -29,6 +30,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show what meshlens understands of recorded traces: workloads, calls, proxy facts.
     Inspect(inspect::InspectArgs),
+    /// Print the service graph of recorded traces (JSON, Graphviz DOT or Mermaid).
+    Graph(graph::GraphArgs),
     /// Check requests against authorization policies.
     #[command(subcommand)]
     Authz(authz::AuthzCommand),
@@ -40,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Authz(command) => authz::run(command),
         Command::Lint(args) => lint::run(args),
     }

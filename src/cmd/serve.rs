@@ -3,9 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use meshlens_analyzer::AnalyzerConfig;
+use meshlens_analyzer::anomaly::AnomalyConfig;
+use meshlens_analyzer::api::{self, parse_duration};
+use meshlens_analyzer::live::Live;
 use meshlens_collector::Interner;
 use meshlens_collector::server::{
     Collector, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES, DEFAULT_QUEUE_SPANS,
@@ -57,6 +62,21 @@ pub struct ServeArgs {
     /// Append every accepted batch to FILE as OTLP JSON lines.
     #[arg(long, env = "MESHLENS_RECORD", value_name = "FILE")]
     record: Option<PathBuf>,
+    /// How long a client or server half waits for its other half before it becomes an edge
+    /// to a virtual or user node.
+    #[arg(long, env = "MESHLENS_PAIR_TTL", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pair_ttl: Duration,
+    /// Halves waiting at most; beyond it new halves are dropped and counted.
+    #[arg(
+        long,
+        env = "MESHLENS_PAIR_MAX_ITEMS",
+        default_value_t = 100_000,
+        value_name = "N"
+    )]
+    pair_max_items: usize,
+    /// Anomaly thresholds (YAML); defaults are documented in the README.
+    #[arg(long, env = "MESHLENS_ANOMALY_CONFIG", value_name = "FILE")]
+    anomaly_config: Option<PathBuf>,
     /// Span attribute giving how many requests a sampled span stands for (e.g. SampleRate);
     /// W3C tracestate `ot=th:` thresholds are always honoured.
     #[arg(long, env = "MESHLENS_SPAN_MULTIPLIER_KEY", value_name = "KEY")]
@@ -64,6 +84,15 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let analyzer = AnalyzerConfig {
+        pair_ttl: args.pair_ttl,
+        max_items: args.pair_max_items,
+        ..AnalyzerConfig::default()
+    };
+    let anomalies = match &args.anomaly_config {
+        Some(path) => AnomalyConfig::from_yaml(path.as_path())?,
+        None => AnomalyConfig::default(),
+    };
     let config = ServeConfig {
         otlp_grpc: args.otlp_grpc.0,
         otlp_http: args.otlp_http.0,
@@ -80,11 +109,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         span_multiplier_key: args.span_multiplier_key,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, analyzer, anomalies))
 }
 
-async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
-    let collector = Collector::start(config, Pipeline::summary(Interner::new())).await?;
+async fn serve(
+    config: ServeConfig,
+    analyzer: AnalyzerConfig,
+    anomalies: AnomalyConfig,
+) -> anyhow::Result<ExitCode> {
+    let interner = Interner::new();
+    let live = Live::new(interner.clone(), analyzer, anomalies);
+    let sink = {
+        let live = live.clone();
+        move |spans: &[meshlens_collector::Span]| live.ingest(spans)
+    };
+    let pipeline = Pipeline::summary(interner).with(sink, api::router(live.clone()));
+    let collector = Collector::start(config, pipeline).await?;
+    let ticker = live
+        .spawn_ticker()
+        .context("cannot start the analyzer's ticker")?;
     let addrs = collector.addrs();
     for (name, addr) in [
         ("otlp_grpc", addrs.otlp_grpc),
@@ -106,7 +149,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     );
     wait_for_signal().await?;
     tracing::info!("shutting down: draining the queue");
+    live.close();
     let report = collector.shutdown().await;
+    drop(ticker);
     tracing::info!(
         batches = report.batches,
         spans = report.spans,

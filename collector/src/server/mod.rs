@@ -29,6 +29,9 @@ pub use pipeline::{PipelineReport, SpanSink};
 pub const DEFAULT_MAX_GRPC_REQUEST_BYTES: usize = 4 << 20;
 pub const DEFAULT_MAX_HTTP_REQUEST_BYTES: usize = 20 << 20;
 pub const DEFAULT_QUEUE_SPANS: usize = 200_000;
+/// How long in-flight requests and open streams get to finish at shutdown before their
+/// connections are closed; acknowledged spans are drained whatever happens.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What to listen on and how much to hold. `None` disables a listener.
 #[derive(Debug, Clone)]
@@ -66,6 +69,22 @@ impl Pipeline {
             interner,
             sink: Box::new(sink),
             api,
+        }
+    }
+}
+
+impl Pipeline {
+    /// Adds a consumer after the existing one(s) (each batch goes to both, in order) and its
+    /// API routes.
+    pub fn with(self, mut sink: impl SpanSink, api: axum::Router) -> Self {
+        let mut first = self.sink;
+        Self {
+            interner: self.interner,
+            sink: Box::new(move |spans: &[crate::span::Span]| {
+                first.consume(spans);
+                sink.consume(spans);
+            }),
+            api: self.api.merge(api),
         }
     }
 }
@@ -209,7 +228,18 @@ impl Collector {
     /// the recording, and reports what the pipeline did.
     pub async fn shutdown(mut self) -> PipelineReport {
         let _ = self.stop.send(true);
-        while self.servers.join_next().await.is_some() {}
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.servers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                grace = ?SHUTDOWN_GRACE,
+                "connections still open after the grace period: closing them"
+            );
+            self.servers.abort_all();
+            while self.servers.join_next().await.is_some() {}
+        }
         // Every sender (held by the servers' handlers) is gone now: the pipeline drains and ends.
         let pipeline = self.pipeline;
         match tokio::task::spawn_blocking(move || pipeline.join()).await {

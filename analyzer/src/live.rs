@@ -1,0 +1,156 @@
+//! The analyzer behind `meshlens serve`: one [`Analyzer`] and one [`AnomalyDetector`] shared
+//! by the ingest pipeline (which feeds spans), a ticker (which expires unpaired halves and
+//! lets the detector look at the last minute even when no traffic arrives) and the API
+//! (which reads snapshots).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use meshlens_collector::{Interner, Span};
+
+use crate::anomaly::{Anomaly, AnomalyConfig, AnomalyDetector, AnomalyEvent};
+use crate::snapshot::{GraphSnapshot, PairingStats};
+use crate::{Analyzer, AnalyzerConfig, Counters, Window};
+
+/// How often the detector looks at the last minute: often enough to start and end
+/// anomalies within seconds, rare enough that a snapshot per look costs nothing.
+const OBSERVE_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+struct State {
+    analyzer: Analyzer,
+    detector: AnomalyDetector,
+}
+
+/// A cheaply cloned handle on the live analyzer.
+#[derive(Debug, Clone)]
+pub struct Live {
+    state: Arc<Mutex<State>>,
+    /// Set at shutdown: streams to dashboards end instead of holding the server open.
+    closed: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Live {
+    pub fn new(interner: Interner, config: AnalyzerConfig, anomalies: AnomalyConfig) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                analyzer: Analyzer::new(interner, config),
+                detector: AnomalyDetector::new(anomalies),
+            })),
+            closed: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// Ends every open stream; called when the server shuts down.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Resolves once [`Live::close`] was called.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closed = self.closed.subscribe();
+        async move {
+            let _ = closed.wait_for(|&c| c).await;
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves counters mid-update at worst: keep serving.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Feeds a batch of accepted spans, stamped with the wall clock.
+    pub fn ingest(&self, spans: &[Span]) {
+        let now = now_ms();
+        self.lock().analyzer.ingest(spans, now);
+    }
+
+    /// Expires halves past their TTL, and lets the detector observe the last minute.
+    /// Returns the anomalies that started or ended.
+    pub fn tick(&self, observe: bool) -> Vec<AnomalyEvent> {
+        let now = now_ms();
+        let mut state = self.lock();
+        state.analyzer.tick(now);
+        if !observe {
+            return Vec::new();
+        }
+        let snapshot = state.analyzer.snapshot(Window::ONE_MINUTE, now);
+        state.detector.observe(&snapshot)
+    }
+
+    /// Ticks every second on a thread of its own until the returned [`Ticker`] is dropped.
+    pub fn spawn_ticker(&self) -> std::io::Result<Ticker> {
+        let live = self.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let handle = thread::Builder::new()
+            .name("meshlens-analyzer-tick".into())
+            .spawn(move || {
+                let mut since_observe = Duration::ZERO;
+                while !stopped.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_secs(1));
+                    since_observe += Duration::from_secs(1);
+                    let observe = since_observe >= OBSERVE_EVERY;
+                    if observe {
+                        since_observe = Duration::ZERO;
+                    }
+                    for event in live.tick(observe) {
+                        log_event(&event);
+                    }
+                }
+            })?;
+        Ok(Ticker {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    pub fn snapshot(&self, window: Window) -> GraphSnapshot {
+        self.lock().analyzer.snapshot(window, now_ms())
+    }
+
+    /// Open and recently closed anomalies, newest first.
+    pub fn anomalies(&self) -> Vec<Anomaly> {
+        self.lock().detector.recent()
+    }
+
+    /// Whole-run pairing counters and the analyzer's other counters.
+    pub fn stats(&self) -> (PairingStats, Counters) {
+        let state = self.lock();
+        (state.analyzer.stats(), state.analyzer.counters())
+    }
+}
+
+fn log_event(event: &AnomalyEvent) {
+    match event {
+        AnomalyEvent::Started(a) => {
+            tracing::warn!(kind = ?a.kind, severity = ?a.severity, "anomaly: {}", a.message);
+        }
+        AnomalyEvent::Ended(a) => tracing::info!(kind = ?a.kind, "anomaly ended: {}", a.message),
+    }
+}
+
+/// Stops the ticker thread when dropped.
+#[derive(Debug)]
+pub struct Ticker {
+    stop: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch; 0 if the clock is before it.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
