@@ -369,6 +369,31 @@ fn the_graph_api_pairs_a_real_istio_trace() {
         .json()
         .unwrap();
     assert_eq!(stats["pairing"]["paired"], 4, "{stats}");
+    // Grafana's service-graph view reads the servicegraph connector's metric names.
+    let metrics = serve.metrics();
+    let edge = "client=\"productpage.bookinfo\",server=\"reviews.bookinfo\",connection_type=\"\"";
+    assert_eq!(
+        metric(
+            &metrics,
+            &format!("traces_service_graph_request_total{{{edge}}}")
+        ),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            &format!("traces_service_graph_request_server_seconds_count{{{edge}}}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            &format!("traces_service_graph_request_client_seconds_bucket{{le=\"+Inf\",{edge}}}")
+        ),
+        1.0
+    );
     let anomalies: serde_json::Value = client
         .get(serve.url("api", "/api/v1/anomalies"))
         .send()

@@ -10,6 +10,7 @@ use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 
 use crate::metrics::{Observation, RedBucket};
 use crate::paths::PathId;
+use crate::servicegraph::ServiceGraphHistograms;
 use crate::snapshot::NodeKind;
 use crate::window::Ring;
 
@@ -57,6 +58,9 @@ pub struct EdgeData {
     /// Most recent last.
     pub trace_ids: Vec<TraceId>,
     pub seen: Seen,
+    /// Whole-run latency histograms with the servicegraph connector's buckets, for
+    /// `traces_service_graph_request_{client,server}_seconds` on /metrics.
+    pub histograms: ServiceGraphHistograms,
     /// The (kind, version) the endpoints last came with: node updates only when they change.
     last_refs: [(NodeKind, Option<Sym>); 2],
 }
@@ -212,6 +216,7 @@ impl ServiceGraph {
                         paths_overflow: 0,
                         trace_ids: Vec::with_capacity(TRACE_IDS_PER_EDGE),
                         seen: Seen::default(),
+                        histograms: ServiceGraphHistograms::default(),
                         last_refs: refs,
                     },
                 );
@@ -222,6 +227,7 @@ impl ServiceGraph {
         let max_paths = self.caps.max_paths_per_edge;
         let edge = &mut self.graph[index];
         edge.red.record(req.at_ms, |b| b.add(&req.observation));
+        edge.histograms.observe(&req.observation);
         if let Some(port) = req.port {
             push_capped(&mut edge.ports, port, MAX_SMALL_SET);
         }

@@ -25,6 +25,7 @@ pub mod pairing;
 pub mod paths;
 pub mod recent;
 pub mod render;
+pub mod servicegraph;
 pub mod snapshot;
 pub mod traces;
 mod view;

@@ -116,6 +116,11 @@ impl Live {
         self.lock().detector.recent()
     }
 
+    /// Runs `read` on the analyzer under its lock (for metrics computed at scrape time).
+    pub fn with_analyzer<T>(&self, read: impl FnOnce(&Analyzer) -> T) -> T {
+        read(&self.lock().analyzer)
+    }
+
     /// Whole-run pairing counters and the analyzer's other counters.
     pub fn stats(&self) -> (PairingStats, Counters) {
         let state = self.lock();

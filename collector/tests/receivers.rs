@@ -386,6 +386,7 @@ async fn a_full_queue_answers_retryable_and_loses_nothing_acknowledged() {
         interner: Interner::new(),
         sink: Box::new(sink),
         api: axum::Router::new(),
+        metrics: Vec::new(),
     };
     let collector = Collector::start(config(1 << 20, 20), pipeline)
         .await

@@ -11,6 +11,7 @@ use meshlens_analyzer::AnalyzerConfig;
 use meshlens_analyzer::anomaly::AnomalyConfig;
 use meshlens_analyzer::api::{self, parse_duration};
 use meshlens_analyzer::live::Live;
+use meshlens_analyzer::servicegraph::ServiceGraphMetrics;
 use meshlens_collector::Interner;
 use meshlens_collector::server::{
     Collector, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES, DEFAULT_QUEUE_SPANS,
@@ -123,7 +124,9 @@ async fn serve(
         let live = live.clone();
         move |spans: &[meshlens_collector::Span]| live.ingest(spans)
     };
-    let pipeline = Pipeline::summary(interner).with(sink, api::router(live.clone()));
+    let pipeline = Pipeline::summary(interner)
+        .with(sink, api::router(live.clone()))
+        .with_metrics(ServiceGraphMetrics::new(live.clone()));
     let collector = Collector::start(config, pipeline).await?;
     let ticker = live
         .spawn_ticker()

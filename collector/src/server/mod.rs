@@ -54,6 +54,8 @@ pub struct Pipeline {
     pub interner: Interner,
     pub sink: Box<dyn SpanSink>,
     pub api: axum::Router,
+    /// Metrics computed at scrape time, served on `/metrics` with the collector's own.
+    pub metrics: Vec<Box<dyn prometheus_client::collector::Collector>>,
 }
 
 impl Pipeline {
@@ -69,6 +71,7 @@ impl Pipeline {
             interner,
             sink: Box::new(sink),
             api,
+            metrics: Vec::new(),
         }
     }
 }
@@ -85,7 +88,14 @@ impl Pipeline {
                 sink.consume(spans);
             }),
             api: self.api.merge(api),
+            metrics: self.metrics,
         }
+    }
+
+    /// Adds metrics computed at scrape time.
+    pub fn with_metrics(mut self, metrics: impl prometheus_client::collector::Collector) -> Self {
+        self.metrics.push(Box::new(metrics));
+        self
     }
 }
 
@@ -159,6 +169,9 @@ impl Collector {
         let metrics = Arc::new(metrics::IngestMetrics::default());
         let mut registry = Registry::default();
         metrics.register(&mut registry);
+        for collector in pipeline.metrics {
+            registry.register_collector(collector);
+        }
         let (sender, receiver) = queue::bounded(config.queue_spans, metrics.clone());
         let pipeline_thread = pipeline::spawn(receiver, recorder, pipeline.sink, metrics.clone())
             .map_err(ServeError::Pipeline)?;
