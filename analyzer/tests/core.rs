@@ -2,6 +2,10 @@
 //! scripted spans for arrival orders, expiry, windows, caps, templating and sampling.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../tests/common/golden.rs"]
+mod golden;
+use golden::assert_golden;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
@@ -249,14 +253,8 @@ fn bookinfo_golden_snapshot() {
     let (interner, spans) = read("istio-bookinfo.tempo.json");
     let snapshot = analyze_all(interner, &spans, AnalyzerConfig::default());
     let json = serde_json::to_string_pretty(&snapshot).unwrap() + "\n";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/golden/graph-bookinfo.json");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &json).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert_eq!(json, expected, "differs from {}", path.display());
-    let back: GraphSnapshot = serde_json::from_str(&expected).unwrap();
+    assert_golden("graph-bookinfo.json", &json);
+    let back: GraphSnapshot = serde_json::from_str(&json).unwrap();
     assert_eq!(back, snapshot);
 }
 

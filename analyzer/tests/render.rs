@@ -3,9 +3,12 @@
 //! accepting the DOT output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../tests/common/golden.rs"]
+mod golden;
+use golden::assert_golden;
+
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use meshlens_analyzer::render::{
@@ -277,24 +280,6 @@ fn render_mermaid(graph: &GraphSnapshot, options: &MermaidOptions) -> String {
     let mut out = Vec::new();
     render::mermaid(graph, options, &mut out).unwrap();
     String::from_utf8(out).unwrap()
-}
-
-/// Compares with `testdata/golden/NAME` at the repository root; `UPDATE_GOLDEN=1` rewrites it.
-fn assert_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 /// Runs `dot -Tsvg` on `source`; `None` (with a note) when Graphviz is not installed.

@@ -3,6 +3,10 @@
 //! markdown reports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../tests/common/golden.rs"]
+mod golden;
+use golden::assert_golden;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -857,24 +861,6 @@ fn options() -> WriteOptions<'static> {
         markdown: MarkdownOptions::default(),
         sarif_default_file: None,
     }
-}
-
-/// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it.
-fn assert_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 #[test]

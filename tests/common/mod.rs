@@ -2,8 +2,11 @@
 //! golden files.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::path::Path;
 use std::process::{Command, Output};
+
+#[path = "golden.rs"]
+mod golden;
+pub use golden::assert_golden;
 
 /// Runs the `meshlens` binary in the repository root, so testdata paths are relative.
 pub fn meshlens(args: &[&str]) -> Output {
@@ -20,22 +23,4 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Compares with `testdata/golden/NAME`; `UPDATE_GOLDEN=1` rewrites it.
-pub fn assert_golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
