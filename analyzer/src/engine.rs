@@ -313,7 +313,7 @@ impl Analyzer {
             server
         };
         let request = Request {
-            at_ms: client.end_ms().min(now_ms),
+            at_ms: count_at(client.end_ms(), now_ms),
             observation: Observation {
                 weight: sampled.weight,
                 estimated: sampled.estimated,
@@ -347,7 +347,7 @@ impl Analyzer {
             How::ServerOnly | How::Paired => (None, latency),
         };
         let request = Request {
-            at_ms: half.end_ms().min(now_ms),
+            at_ms: count_at(half.end_ms(), now_ms),
             observation: Observation {
                 weight: half.weight,
                 estimated: half.estimated,
@@ -397,5 +397,32 @@ impl Analyzer {
     /// Resolves an interned string (node ids, methods).
     pub(crate) fn resolve(&self, sym: Sym) -> &str {
         self.interner.resolve(sym)
+    }
+}
+
+/// When a request counts in the windows: when it ended, if that is within the windows kept;
+/// otherwise when it arrived. Replayed traces and proxies with skewed clocks would else land
+/// outside every live window (or in the future) and the dashboard would show nothing.
+fn count_at(end_ms: u64, now_ms: u64) -> u64 {
+    let longest = u64::try_from(crate::window::LONGEST.as_millis()).unwrap_or(u64::MAX);
+    if end_ms <= now_ms && now_ms - end_ms <= longest {
+        end_ms
+    } else {
+        now_ms
+    }
+}
+
+#[cfg(test)]
+mod count_at_tests {
+    use super::count_at;
+
+    #[test]
+    fn recent_requests_count_when_they_ended_others_when_they_arrived() {
+        let now = 10_000_000;
+        assert_eq!(count_at(now - 5_000, now), now - 5_000);
+        assert_eq!(count_at(now - 15 * 60_000, now), now - 15 * 60_000);
+        // A replayed trace from an hour ago, and a proxy clock running ahead.
+        assert_eq!(count_at(now - 3_600_000, now), now);
+        assert_eq!(count_at(now + 2_000, now), now);
     }
 }
