@@ -18,7 +18,7 @@ use super::policy_input::PolicyArgs;
 pub struct LintArgs {
     #[command(flatten)]
     input: PolicyArgs,
-    /// Report format.
+    /// Report format: text, json, sarif, junit, github or markdown.
     #[arg(long, default_value_t = Format::Text, value_name = "FORMAT", value_parser = str::parse::<Format>)]
     format: Format,
     /// Exit 1 when a finding is at or above this severity (error, warning, never).
