@@ -248,6 +248,22 @@ fn bookinfo_gives_the_five_edges_kiali_shows() {
     assert_eq!(snapshot.pairing.pending, 0);
 }
 
+/// The Zipkin reference traces (a production trace with shared spans, Kafka producers and
+/// consumers, a lone Envoy span) as graphs, held against golden files.
+#[test]
+fn zipkin_reference_graphs_match_their_golden_files() {
+    for (file, golden) in [
+        ("yelp.zipkin.json", "graph-yelp.json"),
+        ("messaging-kafka.zipkin.json", "graph-kafka.json"),
+        ("envoy.zipkin.json", "graph-envoy-zipkin.json"),
+    ] {
+        let (interner, spans) = read(file);
+        let snapshot = analyze_all(interner, &spans, AnalyzerConfig::default());
+        let json = serde_json::to_string_pretty(&snapshot).unwrap() + "\n";
+        assert_golden(golden, &json);
+    }
+}
+
 #[test]
 fn bookinfo_golden_snapshot() {
     let (interner, spans) = read("istio-bookinfo.tempo.json");
