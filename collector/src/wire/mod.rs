@@ -250,6 +250,11 @@ fn attribute<'a>(
 
 /// Whether an `AnyValue` is a string starting with `prefix`, without decoding it.
 fn starts_with_string(mut any: Reader<'_>, prefix: &[u8]) -> Result<bool, WireError> {
+    // Most tag values are far shorter than the prefix (a tag byte and a length byte at least
+    // come before the string): no need to look inside.
+    if any.remaining() < prefix.len() + 2 {
+        return Ok(false);
+    }
     while let Some((field, wire)) = any.key()? {
         match (field, wire) {
             (1, WireType::Len) => return Ok(any.bytes()?.starts_with(prefix)),

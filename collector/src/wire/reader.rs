@@ -110,6 +110,11 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    /// Bytes left in this message.
+    pub(super) fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
     /// A length-delimited field's bytes.
     pub(super) fn bytes(&mut self) -> Result<&'a [u8], WireError> {
         let len = self.varint()?;

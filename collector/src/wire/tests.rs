@@ -223,3 +223,38 @@ fn sampling_information_scales_spans_on_both_paths() {
     assert_eq!(counts[1], (10.0, true));
     assert_eq!(counts[2], (1.0, false));
 }
+
+/// A response-code-details value under any tag name marks an RBAC denial on both paths, and
+/// short values of unknown tags are skipped without being looked into.
+#[test]
+fn rbac_details_under_any_tag_confirm_a_denial_on_both_paths() {
+    use crate::sample::string_attr;
+    use crate::span::AuthzDenial;
+    let normalizer = Normalizer::new(Interner::new());
+    let mut request = envoy_request(2, 9);
+    let server = request
+        .resource_spans
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_spans)
+        .flat_map(|s| &mut s.spans)
+        .find(|s| s.kind == 2)
+        .unwrap();
+    for kv in &mut server.attributes {
+        if kv.key == "http.status_code" {
+            *kv = string_attr("http.status_code", "403");
+        }
+    }
+    server.attributes.push(string_attr("x", "y"));
+    server.attributes.push(string_attr(
+        "my.custom.details",
+        "rbac_access_denied_matched_policy[ns[foo]-policy[deny-get]-rule[0]]",
+    ));
+    let (wire_spans, _) = wire_path(&request.encode_to_vec(), &normalizer).unwrap();
+    let (owned_spans, _) = owned_path(&request, &normalizer);
+    assert_eq!(wire_spans, owned_spans);
+    let denied: Vec<_> = wire_spans
+        .iter()
+        .filter(|s| s.authz_denial == AuthzDenial::Confirmed)
+        .collect();
+    assert_eq!(denied.len(), 1);
+}
