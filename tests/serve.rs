@@ -3,6 +3,10 @@
 //! POST, stopped with SIGTERM; every span arrives once and the recording round-trips.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::metric;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -112,15 +116,6 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn metric(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|line| line.starts_with(name))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// Emits `count` spans through `exporter` as the SDK would in an app, then flushes.
@@ -285,16 +280,9 @@ fn otel_exporters_and_zipkin_deliver_every_span_once_and_the_recording_round_tri
     }
 
     // The recording replays into exactly what the live server made of the traffic.
-    let replay = Command::new(env!("CARGO_BIN_EXE_meshlens"))
-        .args(["inspect", "--format", "json", "--traces"])
-        .arg(&record)
-        .output()
-        .unwrap();
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    let record = record.to_str().unwrap();
+    let replay = common::meshlens(&["inspect", "--format", "json", "--traces", record]);
+    assert!(replay.status.success(), "{}", common::stderr(&replay));
     let mut replayed: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
     assert_eq!(replayed["files"][0]["format"], "OTLP JSON lines");
     replayed.as_object_mut().unwrap().remove("files");
@@ -431,12 +419,13 @@ fn the_graph_api_pairs_a_real_istio_trace() {
 #[test]
 fn graph_prints_the_offline_graph_in_every_format() {
     let run = |format: &str| {
-        let output = Command::new(env!("CARGO_BIN_EXE_meshlens"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["graph", "--format", format, "--traces"])
-            .arg("testdata/traces/istio-bookinfo.tempo.json")
-            .output()
-            .unwrap();
+        let output = common::meshlens(&[
+            "graph",
+            "--format",
+            format,
+            "--traces",
+            "testdata/traces/istio-bookinfo.tempo.json",
+        ]);
         assert!(
             output.status.success(),
             "{}",

@@ -2,6 +2,10 @@
 //! requests, and the server keeps serving after each bad one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../tests/common/metrics.rs"]
+mod metrics;
+use metrics::metric;
+
 use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -88,16 +92,6 @@ async fn rpc_status(response: reqwest::Response) -> tonic_types::pb::Status {
 async fn api_get(collector: &Collector, path: &str) -> String {
     let url = format!("http://{}{path}", collector.addrs().api.unwrap());
     reqwest::get(url).await.unwrap().text().await.unwrap()
-}
-
-/// The value of the first metric line starting with `prefix`.
-fn metric(metrics: &str, prefix: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|line| line.starts_with(prefix))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -6,7 +6,13 @@ use std::process::{Command, Output};
 
 #[path = "golden.rs"]
 mod golden;
+#[path = "metrics.rs"]
+mod metrics;
+// Each test crate uses some of these.
+#[allow(unused_imports)]
 pub use golden::assert_golden;
+#[allow(unused_imports)]
+pub use metrics::metric;
 
 /// Runs the `meshlens` binary in the repository root, so testdata paths are relative.
 pub fn meshlens(args: &[&str]) -> Output {
