@@ -10,6 +10,7 @@ use crate::graph::{Caps, How, NodeRef, Request, ServiceGraph};
 use crate::half::Half;
 use crate::metrics::Observation;
 use crate::naming;
+use crate::observe::{RequestObserver, Resolved};
 use crate::pairing::{Expired, Offer, PairingStore, Waiting};
 use crate::paths::PathTable;
 use crate::recent::RecentServers;
@@ -75,6 +76,7 @@ pub struct Analyzer {
     unknown: NodeRef,
     /// Start of the earliest span seen: the whole run's rates divide by the time since.
     pub(crate) run_start_ms: Option<u64>,
+    observer: Option<Box<dyn RequestObserver>>,
 }
 
 impl Analyzer {
@@ -96,6 +98,7 @@ impl Analyzer {
             user,
             unknown,
             run_start_ms: None,
+            observer: None,
             interner,
             config,
         }
@@ -112,6 +115,21 @@ impl Analyzer {
     /// The graph, for readers that want more than a snapshot (graph algorithms).
     pub fn graph(&self) -> &ServiceGraph {
         &self.graph
+    }
+
+    /// Shows `observer` every request recorded from now on (replacing any observer before).
+    pub fn set_observer(&mut self, observer: Box<dyn RequestObserver>) {
+        self.observer = Some(observer);
+    }
+
+    /// The observer back, to read what it gathered.
+    pub fn take_observer(&mut self) -> Option<Box<dyn RequestObserver>> {
+        self.observer.take()
+    }
+
+    /// A path template by id (request observers keep ids, not strings).
+    pub fn path(&self, id: crate::paths::PathId) -> &str {
+        self.paths.resolve(id)
     }
 
     /// Pairs and aggregates a batch received at `now_ms`, then expires halves whose TTL passed.
@@ -327,8 +345,29 @@ impl Analyzer {
             trace_id: client.trace_id,
             how: How::Paired,
         };
-        self.graph
-            .record(&client.node(), &server.node(), protocol, &request);
+        let resolved = Resolved {
+            source: &client.node(),
+            target: &server.node(),
+            protocol,
+            request: &request,
+            client: Some(client),
+            server: Some(server),
+        };
+        self.record(&resolved);
+    }
+
+    /// Every request goes to the graph through here, and on to the observer when the graph
+    /// kept it (so observers and the graph count the same requests).
+    fn record(&mut self, resolved: &Resolved<'_>) {
+        let recorded = self.graph.record(
+            resolved.source,
+            resolved.target,
+            resolved.protocol,
+            resolved.request,
+        );
+        if recorded && let Some(observer) = &mut self.observer {
+            observer.observe(resolved);
+        }
     }
 
     /// A request seen from one side only: `half` is the client when `how` is ClientOnly,
@@ -361,7 +400,18 @@ impl Analyzer {
             trace_id: half.trace_id,
             how,
         };
-        self.graph.record(&source, &target, half.protocol, &request);
+        let (client, server) = match how {
+            How::ClientOnly => (Some(half), None),
+            How::ServerOnly | How::Paired => (None, Some(half)),
+        };
+        self.record(&Resolved {
+            source: &source,
+            target: &target,
+            protocol: half.protocol,
+            request: &request,
+            client,
+            server,
+        });
     }
 
     fn expire(&mut self, expired: Expired, now_ms: u64) {

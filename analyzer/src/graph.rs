@@ -175,14 +175,14 @@ impl ServiceGraph {
         Some(index)
     }
 
-    /// Records one request on the edge source → target.
+    /// Records one request on the edge source → target; false when a cap turned it away.
     pub fn record(
         &mut self,
         source: &NodeRef,
         target: &NodeRef,
         protocol: Protocol,
         req: &Request,
-    ) {
+    ) -> bool {
         let key = (source.id, target.id, protocol);
         let refs = [(source.kind, source.version), (target.kind, target.version)];
         let index = match self.edges.get(&key) {
@@ -198,11 +198,11 @@ impl ServiceGraph {
             None => {
                 let (Some(s), Some(t)) = (self.node(source), self.node(target)) else {
                     self.dropped.node_cap += 1;
-                    return;
+                    return false;
                 };
                 if self.graph.edge_count() >= self.caps.max_edges {
                     self.dropped.edge_cap += 1;
-                    return;
+                    return false;
                 }
                 let index = self.graph.add_edge(
                     s,
@@ -250,6 +250,7 @@ impl ServiceGraph {
             How::ClientOnly => edge.seen.client_only += 1,
             How::ServerOnly => edge.seen.server_only += 1,
         }
+        true
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = (NodeIndex, &NodeData)> {

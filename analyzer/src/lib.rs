@@ -9,10 +9,13 @@
 //!   bursts, latency regressions, authorization denials, telemetry gaps).
 //! - [`live`], [`api`]: the analyzer behind `meshlens serve` and its JSON/SSE API; [`traces`]:
 //!   recorded trace files into the graph.
+//! - [`observe`]: every request the engine records, for readers beyond the graph; [`batch`]:
+//!   span, request and edge tables with polars (edge statistics for offline commands, Parquet).
 //! - [`render`]: the snapshot as JSON, Graphviz DOT and Mermaid, coloured by edge health.
 
 pub mod anomaly;
 pub mod api;
+pub mod batch;
 pub mod config;
 pub mod engine;
 pub mod graph;
@@ -20,6 +23,7 @@ pub mod half;
 pub mod live;
 pub mod metrics;
 pub mod naming;
+pub mod observe;
 pub mod offline;
 pub mod pairing;
 pub mod paths;

@@ -3,6 +3,8 @@
 //! dashboard all read this; its JSON field names are an interface others rely on, so fields
 //! may be added but never renamed.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The graph over one window, as of `generated_at_unix_ms`.
@@ -17,6 +19,32 @@ pub struct GraphSnapshot {
     pub edges: Vec<EdgeSnapshot>,
     /// How pairing went over the window: the telemetry-gap signal.
     pub pairing: PairingStats,
+}
+
+impl GraphSnapshot {
+    /// Sets each node's requests, errors, rate and error ratio to the sums over the edges
+    /// into it (what it served).
+    pub fn total_nodes(&mut self) {
+        let mut incoming: HashMap<&str, (f64, f64, f64)> = HashMap::new();
+        for edge in &self.edges {
+            let totals = incoming.entry(edge.target.as_str()).or_default();
+            totals.0 += edge.requests;
+            totals.1 += edge.errors;
+            totals.2 += edge.rps;
+        }
+        for node in &mut self.nodes {
+            let (requests, errors, rps) =
+                incoming.get(node.id.as_str()).copied().unwrap_or_default();
+            node.requests = requests;
+            node.errors = errors;
+            node.rps = rps;
+            node.error_rate = if requests > 0.0 {
+                errors / requests
+            } else {
+                0.0
+            };
+        }
+    }
 }
 
 /// Counters of the pairing store over a window (or the whole run).

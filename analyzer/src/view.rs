@@ -1,7 +1,7 @@
 //! Snapshots: the graph over one window, in the API's shape, sorted so equal inputs give
 //! byte-equal JSON.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use petgraph::graph::NodeIndex;
 
@@ -32,7 +32,7 @@ impl Analyzer {
         let seconds = covered_ms as f64 / 1000.0;
 
         let mut edges = Vec::new();
-        let mut incoming: HashMap<NodeIndex, (f64, f64, f64)> = HashMap::new();
+        let mut joined: HashSet<NodeIndex> = HashSet::new();
         for (source, target, data) in self.graph.edges() {
             let mut red = RedBucket::default();
             data.red
@@ -44,13 +44,8 @@ impl Analyzer {
             else {
                 continue;
             };
-            let edge = self.edge_snapshot(s, t, data, &red, seconds);
-            let totals = incoming.entry(target).or_default();
-            totals.0 += edge.requests;
-            totals.1 += edge.errors;
-            totals.2 += edge.rps;
-            incoming.entry(source).or_default();
-            edges.push(edge);
+            edges.push(self.edge_snapshot(s, t, data, &red, seconds));
+            joined.extend([source, target]);
         }
         edges.sort_by(|a, b| {
             (&a.source, &a.target, &a.protocol).cmp(&(&b.source, &b.target, &b.protocol))
@@ -59,26 +54,27 @@ impl Analyzer {
         let mut nodes: Vec<NodeSnapshot> = self
             .graph
             .nodes()
-            .filter_map(|(index, node)| {
-                let &(requests, errors, rps) = incoming.get(&index)?;
-                Some(self.node_snapshot(node, requests, errors, rps))
-            })
+            .filter(|(index, _)| joined.contains(index))
+            .map(|(_, node)| self.node_snapshot(node))
             .collect();
         nodes.sort_by(|a, b| a.id.cmp(&b.id));
 
         let mut pairing = PairingBucket::default();
         self.pairing
             .visit(span, now_ms, |b| Bucket::merge_from(&mut pairing, b));
-        GraphSnapshot {
+        let mut snapshot = GraphSnapshot {
             window_seconds,
             generated_at_unix_ms: now_ms,
             nodes,
             edges,
             pairing: self.pairing_stats(&pairing),
-        }
+        };
+        snapshot.total_nodes();
+        snapshot
     }
 
-    fn node_snapshot(&self, node: &NodeData, requests: f64, errors: f64, rps: f64) -> NodeSnapshot {
+    /// The node with zero totals: [`GraphSnapshot::total_nodes`] sums its edges.
+    fn node_snapshot(&self, node: &NodeData) -> NodeSnapshot {
         let mut versions: Vec<String> = node
             .versions
             .iter()
@@ -91,10 +87,10 @@ impl Analyzer {
             namespace: node.namespace.map(|n| self.resolve(n).to_owned()),
             kind: node.kind,
             versions,
-            requests,
-            errors,
-            rps,
-            error_rate: ratio(errors, requests),
+            requests: 0.0,
+            errors: 0.0,
+            rps: 0.0,
+            error_rate: 0.0,
         }
     }
 
@@ -163,12 +159,12 @@ impl Analyzer {
     }
 }
 
-fn ratio(part: f64, whole: f64) -> f64 {
+pub(crate) fn ratio(part: f64, whole: f64) -> f64 {
     if whole > 0.0 { part / whole } else { 0.0 }
 }
 
 /// Per second, to a thousandth: stable in golden files, finer than any dashboard shows.
-fn rate(count: f64, seconds: f64) -> f64 {
+pub(crate) fn rate(count: f64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         ((count / seconds) * 1000.0).round() / 1000.0
     } else {
