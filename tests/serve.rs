@@ -438,3 +438,44 @@ fn graph_prints_the_offline_graph_in_every_format() {
     assert!(run("dot").starts_with("digraph meshlens {"));
     assert!(run("mermaid").starts_with("flowchart LR"));
 }
+
+#[test]
+fn export_writes_the_tables_as_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tables");
+    let output = common::meshlens(&[
+        "export",
+        "--traces",
+        "testdata/traces/istio-bookinfo.tempo.json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let listed = String::from_utf8(output.stdout).unwrap();
+    for (file, rows) in [
+        ("spans.parquet", 8),
+        ("requests.parquet", 5),
+        ("edges.parquet", 5),
+    ] {
+        let path = out.join(file);
+        assert!(
+            listed.contains(&format!("{}\t{rows} rows", path.display())),
+            "{listed}"
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
+            "{file}"
+        );
+    }
+
+    let missing = common::meshlens(&[
+        "export",
+        "--traces",
+        "testdata/traces/no-such-file.json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(common::stderr(&missing).contains("no-such-file.json"));
+}

@@ -1,6 +1,7 @@
 //! Subcommands and their flags.
 
 mod authz;
+mod export;
 mod graph;
 mod inspect;
 mod lint;
@@ -8,6 +9,7 @@ mod listen;
 mod output;
 mod policy_input;
 mod serve;
+mod trace_input;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Print the service graph of recorded traces (JSON, Graphviz DOT or Mermaid).
     Graph(graph::GraphArgs),
+    /// Write recorded traces as Parquet tables: spans, requests (paired) and edge statistics.
+    Export(export::ExportArgs),
     /// Check requests against authorization policies.
     #[command(subcommand)]
     Authz(authz::AuthzCommand),
@@ -44,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Export(args) => export::run(args),
         Command::Authz(command) => authz::run(command),
         Command::Lint(args) => lint::run(args),
     }
