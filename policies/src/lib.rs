@@ -6,6 +6,7 @@
 //! - [`parse`], [`inventory`]: YAML files and directories into the model.
 //! - [`eval`]: a request against the policies: decision, deciding policy and rule, dry runs.
 //! - [`lint`]: static findings; [`report`]: findings in every CI format.
+//! - [`suggest`]: least-privilege ALLOW policies from observed traffic, with their coverage.
 
 pub mod eval;
 pub mod inventory;
@@ -13,3 +14,4 @@ pub mod lint;
 pub mod model;
 pub mod parse;
 pub mod report;
+pub mod suggest;

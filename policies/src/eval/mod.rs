@@ -26,7 +26,7 @@ mod explain;
 mod facts;
 mod index;
 mod matcher;
-mod path;
+pub(crate) mod path;
 mod request;
 
 use std::collections::BTreeMap;

@@ -153,7 +153,7 @@ enum Token {
 
 /// RFC 3986 `pchar` without `*`: what a template operator can consume (and what a literal may
 /// contain).
-fn is_pchar(b: u8) -> bool {
+pub(crate) fn is_pchar(b: u8) -> bool {
     is_unreserved(b)
         || matches!(b, b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'+')
         || matches!(b, b',' | b';' | b':' | b'@' | b'=')
