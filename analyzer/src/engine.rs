@@ -132,6 +132,11 @@ impl Analyzer {
         self.paths.resolve(id)
     }
 
+    /// The first concrete path seen with a template (to check policies with a real path).
+    pub fn path_example(&self, id: crate::paths::PathId) -> &str {
+        self.paths.example(id)
+    }
+
     /// Pairs and aggregates a batch received at `now_ms`, then expires halves whose TTL passed.
     pub fn ingest(&mut self, spans: &[Span], now_ms: u64) {
         for span in spans {

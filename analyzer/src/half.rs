@@ -1,8 +1,10 @@
 //! One side of a call as the pairing store keeps it: the few facts of a span an edge needs,
 //! copied out of the batch (all interned, so a half is plain data).
 
+use meshlens_collector::Sym;
 use meshlens_collector::span::{
-    Destination, Failure, PeerAddress, Protocol, ProxyKind, Span, SpanKind, TraceId, Workload,
+    AuthzDenial, Destination, DryRunVerdicts, Failure, PeerAddress, Principal, Protocol,
+    ProxyKind, Span, SpanKind, TraceId, Workload,
 };
 
 use crate::graph::NodeRef;
@@ -21,13 +23,20 @@ pub struct Half {
     pub destination: Destination,
     pub peer: Option<PeerAddress>,
     pub protocol: Protocol,
-    pub method: Option<meshlens_collector::Sym>,
+    pub method: Option<Sym>,
     pub path: Option<PathId>,
+    pub host: Option<Sym>,
+    pub status_code: Option<u16>,
     pub start_unix_nanos: u64,
     pub duration_nanos: u64,
     pub failure: Option<Failure>,
     pub weight: f64,
     pub estimated: bool,
+    /// What the policy checks read: the caller's mTLS identity (on SERVER halves), the
+    /// proxy's RBAC verdict and Istio's dry-run verdicts.
+    pub principal: Option<Principal>,
+    pub authz_denial: AuthzDenial,
+    pub dry_run: DryRunVerdicts,
 }
 
 impl Half {
@@ -43,11 +52,16 @@ impl Half {
             protocol: span.protocol,
             method: span.method,
             path,
+            host: span.host,
+            status_code: span.status_code,
             start_unix_nanos: span.start_unix_nanos,
             duration_nanos: span.duration_nanos,
             failure: span.failure,
             weight,
             estimated,
+            principal: span.principal,
+            authz_denial: span.authz_denial,
+            dry_run: span.dry_run,
         }
     }
 

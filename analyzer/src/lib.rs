@@ -17,6 +17,7 @@ pub mod anomaly;
 pub mod api;
 pub mod batch;
 pub mod config;
+pub mod conformance;
 pub mod engine;
 pub mod graph;
 pub mod half;

@@ -29,6 +29,8 @@ impl Waiting {
 }
 
 /// What became of a half offered to the store.
+// Returned and matched at once, never stored: boxing the met half would allocate per pair.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Offer {
     /// Its other half was waiting (and is taken out, unless it is a PRODUCER), with any more
@@ -253,6 +255,11 @@ mod tests {
             failure: None,
             weight: 1.0,
             estimated: false,
+            host: None,
+            status_code: None,
+            principal: None,
+            authz_denial: Default::default(),
+            dry_run: Default::default(),
         }
     }
 

@@ -75,6 +75,8 @@ const RAW_CACHE_SLOTS: usize = 4096;
 pub struct PathTable {
     ids: HashMap<Box<str>, PathId, ahash::RandomState>,
     templates: Vec<Box<str>>,
+    /// The first raw path seen for each template: a concrete path to check policies with.
+    examples: Vec<Box<str>>,
     cap: usize,
     overflow: u64,
     raw: Vec<Option<(Box<str>, PathId)>>,
@@ -86,6 +88,7 @@ impl PathTable {
         Self {
             ids: HashMap::default(),
             templates: Vec::new(),
+            examples: Vec::new(),
             cap,
             overflow: 0,
             raw: vec![None; RAW_CACHE_SLOTS],
@@ -124,12 +127,19 @@ impl PathTable {
         let id = PathId(index);
         let boxed: Box<str> = template.into();
         self.templates.push(boxed.clone());
+        self.examples.push(path.into());
         self.ids.insert(boxed, id);
         Some(id)
     }
 
     pub fn resolve(&self, id: PathId) -> &str {
         self.templates.get(id.0 as usize).map_or("", |s| s)
+    }
+
+    /// The first concrete path seen with `id`'s template (the template itself when it has no
+    /// ids in it).
+    pub fn example(&self, id: PathId) -> &str {
+        self.examples.get(id.0 as usize).map_or("", |s| s)
     }
 
     /// Templates not recorded because the table was full.

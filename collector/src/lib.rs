@@ -7,6 +7,7 @@
 //! - [`sample`]: Envoy-shaped requests for benchmarks, tests and load generation.
 //! - [`server`]: `meshlens serve` — OTLP gRPC/HTTP and Zipkin receivers, self-metrics, recording.
 
+pub mod envoy_call;
 pub mod formats;
 pub mod inspect;
 pub mod intern;

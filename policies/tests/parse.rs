@@ -773,9 +773,10 @@ items:
 #[test]
 fn directories_are_read_recursively_in_sorted_order() {
     let all = read_policies(&[testdata("policies")]).unwrap();
-    // 10 reference examples, 42 builder policies, 2 + 1 + 1 valid validation documents.
-    assert_eq!(all.policies.len(), 10 + 42 + 4);
-    assert_eq!(all.files.len(), 10 + 27 + 4);
+    // 6 bookinfo policies, 10 reference examples, 42 builder policies, 2 + 1 + 1 valid
+    // validation documents.
+    assert_eq!(all.policies.len(), 6 + 10 + 42 + 4);
+    assert_eq!(all.files.len(), 4 + 10 + 27 + 4);
     assert!(all.skipped.is_empty());
     // Only authz-invalid.yaml fails, once per document.
     assert_eq!(all.errors.len(), 2);
@@ -787,7 +788,7 @@ fn directories_are_read_recursively_in_sorted_order() {
     let mut sorted = all.files.clone();
     sorted.sort();
     assert_eq!(all.files, sorted);
-    assert!(all.files[0].ends_with("istio-builder/allow-empty-rule-in.yaml"));
+    assert!(all.files[0].ends_with("bookinfo/details.yaml"));
 
     let dir = std::env::temp_dir().join(format!("meshlens-parse-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
