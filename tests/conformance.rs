@@ -279,3 +279,101 @@ fn a_suppressed_finding_stays_away_until_its_expiry() {
         "expired: the finding is back"
     );
 }
+
+fn suggest_into(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("suggested.yaml");
+    let output = meshlens(&[
+        "suggest",
+        "--traces",
+        TRACES,
+        "--inventory",
+        INVENTORY,
+        "--allow-nothing",
+        "--output",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The coverage note names what could not be allowed.
+    assert!(
+        stderr(&output).contains("unknown caller identity"),
+        "{}",
+        stderr(&output)
+    );
+    path
+}
+
+#[test]
+fn suggested_policies_match_their_golden_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = suggest_into(dir.path());
+    assert_golden(
+        "suggest-bookinfo.yaml",
+        &std::fs::read_to_string(path).unwrap(),
+    );
+}
+
+/// The suggestion allows everything the traces show went through: linting the same traces
+/// against it finds no traffic it would deny (the unknown caller aside, which it cannot name).
+#[test]
+fn suggested_policies_allow_every_observed_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = suggest_into(dir.path());
+    let output = meshlens(&[
+        "lint",
+        "--traces",
+        TRACES,
+        "--policies",
+        path.to_str().unwrap(),
+        "--inventory",
+        INVENTORY,
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let denied: Vec<_> = findings
+        .iter()
+        .filter(|f| f["kind"] == "traffic-denied-by-policy")
+        .collect();
+    assert!(denied.is_empty(), "{denied:#?}");
+    assert!(
+        !findings.iter().any(|f| f["kind"] == "rule-never-matched"),
+        "least privilege: every suggested rule is used"
+    );
+}
+
+/// ... and nothing else: an unseen caller, method or port is denied.
+#[test]
+fn suggested_policies_deny_unseen_callers_methods_and_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = suggest_into(dir.path());
+    let decide = |principal: &str, method: &str, port: u16| -> String {
+        let request = serde_json::json!({
+            "source": {"principal": principal},
+            "destination": {"namespace": "bookinfo", "workload": "reviews-v2", "port": port},
+            "request": {"method": method, "path": "/reviews/7"},
+        });
+        let output = meshlens(&[
+            "authz",
+            "check",
+            "--policies",
+            path.to_str().unwrap(),
+            "--inventory",
+            INVENTORY,
+            "--format",
+            "json",
+            "--request",
+            &request.to_string(),
+        ]);
+        let answer: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        answer["decision"].as_str().unwrap().to_owned()
+    };
+    let productpage = "cluster.local/ns/bookinfo/sa/bookinfo-productpage";
+    assert_eq!(decide(productpage, "GET", 9080), "ALLOW");
+    assert_eq!(
+        decide("cluster.local/ns/bookinfo/sa/bookinfo-ratings", "GET", 9080),
+        "DENY"
+    );
+    assert_eq!(decide(productpage, "DELETE", 9080), "DENY");
+    assert_eq!(decide(productpage, "GET", 9081), "DENY");
+}

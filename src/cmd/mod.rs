@@ -9,6 +9,7 @@ mod listen;
 mod output;
 mod policy_input;
 mod serve;
+mod suggest;
 mod trace_input;
 
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Authz(authz::AuthzCommand),
     /// Lint authorization policies for CI: findings with codes, severities and locations.
     Lint(lint::LintArgs),
+    /// Write least-privilege AuthorizationPolicies that allow exactly the traffic traces show.
+    Suggest(suggest::SuggestArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -51,5 +54,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Authz(command) => authz::run(command),
         Command::Lint(args) => lint::run(args),
+        Command::Suggest(args) => suggest::run(args),
     }
 }

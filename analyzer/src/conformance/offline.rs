@@ -8,11 +8,12 @@ use meshlens_collector::normalize::Normalizer;
 use meshlens_policies::eval::PolicySet;
 use meshlens_policies::model::Inventory;
 use meshlens_policies::report::Finding;
+use meshlens_policies::suggest::Observed;
 
 use super::baseline;
 use super::checks::{Inputs, check_shapes};
 use super::request::Resolver;
-use super::shapes::ShapeLog;
+use super::shapes::{Shape, ShapeLog};
 use crate::config::AnalyzerConfig;
 use crate::engine::Analyzer;
 use crate::offline::input_end_ms;
@@ -42,11 +43,15 @@ pub struct TraceReport {
     pub shapes_overflow: u64,
 }
 
-pub fn check_trace_files(
-    paths: &[PathBuf],
-    config: AnalyzerConfig,
-    check: TraceCheck<'_>,
-) -> Result<TraceReport, TracesError> {
+/// Recorded traces through the engine, requests folded into shapes.
+struct Shaped {
+    analyzer: Analyzer,
+    log: ShapeLog,
+    graph: GraphSnapshot,
+    spans: usize,
+}
+
+fn shapes_of_trace_files(paths: &[PathBuf], config: AnalyzerConfig) -> Result<Shaped, TracesError> {
     let interner = Interner::new();
     let spans = read_spans(paths, &Normalizer::new(interner.clone()))?;
     let end_ms = input_end_ms(&spans);
@@ -58,6 +63,51 @@ pub fn check_trace_files(
     analyzer.flush(end_ms);
     let graph = analyzer.snapshot(Window::Whole, end_ms);
     let log = ShapeLog::take_from(&mut analyzer).unwrap_or_default();
+    Ok(Shaped {
+        analyzer,
+        log,
+        graph,
+        spans: spans.len(),
+    })
+}
+
+/// The requests of recorded traces that went through, as the suggestion reads them: one
+/// per shape, with the caller's identity resolved (or absent when unknown).
+pub fn observed_requests(
+    paths: &[PathBuf],
+    config: AnalyzerConfig,
+    inventory: Option<&Inventory>,
+    trust_domain: &str,
+) -> Result<Vec<Observed>, TracesError> {
+    let Shaped { analyzer, log, .. } = shapes_of_trace_files(paths, config)?;
+    let resolver = Resolver {
+        analyzer: &analyzer,
+        inventory,
+        trust_domain,
+    };
+    let mut shapes: Vec<&Shape> = log.shapes().filter(|s| s.allowed > 0.0).collect();
+    shapes.sort_by_key(|s| (s.first_ms, s.trace_ids.first().copied()));
+    Ok(shapes
+        .into_iter()
+        .map(|shape| {
+            // Sampled counts are estimates: at least one request was seen.
+            let count = shape.allowed.round().max(1.0) as u64;
+            Observed::new(resolver.resolve(shape).request, count)
+        })
+        .collect())
+}
+
+pub fn check_trace_files(
+    paths: &[PathBuf],
+    config: AnalyzerConfig,
+    check: TraceCheck<'_>,
+) -> Result<TraceReport, TracesError> {
+    let Shaped {
+        analyzer,
+        log,
+        graph,
+        spans,
+    } = shapes_of_trace_files(paths, config)?;
     let resolver = Resolver {
         analyzer: &analyzer,
         inventory: check.inventory,
@@ -76,7 +126,7 @@ pub fn check_trace_files(
     Ok(TraceReport {
         findings,
         graph,
-        spans: spans.len(),
+        spans,
         shapes: log.len(),
         shapes_overflow: log.overflow,
     })

@@ -50,7 +50,7 @@ pub(super) fn targets(
         }
         if key.namespace == options.root_namespace && !selector.is_empty() {
             notes.push(format!(
-                "the policy is in the root namespace {:?}: it applies to workloads with these labels in every namespace",
+                "the policy is in the root namespace {}: it applies to workloads with these labels in every namespace",
                 options.root_namespace
             ));
         }
@@ -144,7 +144,7 @@ pub(super) fn plan(
         for namespace in namespaces {
             if namespace == options.root_namespace {
                 plan.general.push(format!(
-                    "no allow-nothing policy for the root namespace {namespace:?}: it would deny every request in the mesh"
+                    "no allow-nothing policy for the root namespace {namespace}: it would deny every request in the mesh"
                 ));
                 continue;
             }
