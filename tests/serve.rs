@@ -479,3 +479,110 @@ fn export_writes_the_tables_as_parquet() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(common::stderr(&missing).contains("no-such-file.json"));
 }
+
+/// `serve --policies`: the recorded bookinfo incidents, posted live, become policy anomalies
+/// on the API; a broken policy edit followed by SIGHUP keeps the last good set and says why,
+/// and ingestion goes on.
+#[test]
+fn live_traffic_is_checked_against_policies_that_reload_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/policies/bookinfo");
+    for entry in std::fs::read_dir(source).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, policies.join(path.file_name().unwrap())).unwrap();
+    }
+    let serve = Serve::start_with(&[
+        "--policies",
+        policies.to_str().unwrap(),
+        "--inventory",
+        "testdata/inventory/bookinfo.yaml",
+    ]);
+    let client = reqwest::blocking::Client::new();
+    let post_recording = || {
+        let recording = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/traces/bookinfo-conformance.otlp.jsonl"
+        ))
+        .unwrap();
+        for line in recording.lines() {
+            let response = client
+                .post(serve.url("otlp_http", "/v1/traces"))
+                .header("content-type", "application/json")
+                .body(line.to_owned())
+                .send()
+                .unwrap();
+            assert_eq!(response.status(), reqwest::StatusCode::OK);
+        }
+    };
+    post_recording();
+
+    // The detector looks every 5 s.
+    let mut kinds = Vec::new();
+    for _ in 0..150 {
+        let answer: serde_json::Value = client
+            .get(serve.url("api", "/api/v1/anomalies"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        kinds = answer["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["kind"].as_str().unwrap().to_owned(), a["subject"].clone()))
+            .collect();
+        if kinds.iter().any(|(k, _)| k == "policy-violation") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        kinds.contains(&(
+            "policy-violation".to_owned(),
+            serde_json::json!({"edge": {"source": "reviews.bookinfo", "target": "details.bookinfo"}})
+        )),
+        "{kinds:?}"
+    );
+    assert!(kinds.iter().any(|(k, _)| k == "rbac-denial"), "{kinds:?}");
+
+    let status = |client: &reqwest::blocking::Client| -> serde_json::Value {
+        client
+            .get(serve.url("api", "/api/v1/policies"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(status(&client)["policies"], 6);
+
+    let ratings = policies.join("ratings.yaml");
+    let text = std::fs::read_to_string(&ratings).unwrap();
+    std::fs::write(&ratings, text.replace("action: ALLOW", "action: PERMIT")).unwrap();
+    let pid = serve.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut answer = serde_json::Value::Null;
+    for _ in 0..100 {
+        answer = status(&client);
+        if !answer["last_error"].is_null() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        answer["last_error"].as_str().unwrap().contains("PERMIT"),
+        "{answer}"
+    );
+    assert_eq!(answer["policies"], 6, "the last good set stays");
+    post_recording();
+
+    let (exit, _, _dir) = serve.stop();
+    assert!(exit.success());
+}

@@ -1,5 +1,5 @@
 //! The analyzer's JSON API on `meshlens serve --api`: the graph over a window, anomalies,
-//! pairing statistics, and a server-sent-events stream of updates for dashboards.
+//! pairing statistics, the checked policies, and a server-sent-events stream of updates for dashboards.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -27,6 +27,7 @@ pub fn router(live: Live) -> Router {
         .route("/api/v1/graph", get(graph))
         .route("/api/v1/anomalies", get(anomalies))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/policies", get(policies))
         .route("/api/v1/stream", get(stream))
         .with_state(live)
 }
@@ -121,6 +122,18 @@ struct Stats {
     dropped_node_cap: u64,
     dropped_edge_cap: u64,
     path_templates_overflow: u64,
+}
+
+/// The loaded policy set (404 when `serve` checks no policies).
+async fn policies(State(live): State<Live>) -> Response {
+    match live.policies() {
+        Some(policies) => json(&policies.status()),
+        None => (
+            StatusCode::NOT_FOUND,
+            "no policies are checked: start serve with --policies",
+        )
+            .into_response(),
+    }
 }
 
 async fn stats(State(live): State<Live>) -> Response {

@@ -122,6 +122,14 @@ impl Analyzer {
         self.observer = Some(observer);
     }
 
+    pub fn observer(&self) -> Option<&dyn RequestObserver> {
+        self.observer.as_deref()
+    }
+
+    pub fn observer_mut(&mut self) -> Option<&mut dyn RequestObserver> {
+        self.observer.as_deref_mut()
+    }
+
     /// The observer back, to read what it gathered.
     pub fn take_observer(&mut self) -> Option<Box<dyn RequestObserver>> {
         self.observer.take()

@@ -3,8 +3,8 @@
 
 use meshlens_collector::Sym;
 use meshlens_collector::span::{
-    AuthzDenial, Destination, DryRunVerdicts, Failure, PeerAddress, Principal, Protocol,
-    ProxyKind, Span, SpanKind, TraceId, Workload,
+    AuthzDenial, Destination, DryRunVerdicts, Failure, PeerAddress, Principal, Protocol, ProxyKind,
+    Span, SpanKind, TraceId, Workload,
 };
 
 use crate::graph::NodeRef;

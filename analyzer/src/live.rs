@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use meshlens_collector::{Interner, Span};
 
 use crate::anomaly::{Anomaly, AnomalyConfig, AnomalyDetector, AnomalyEvent};
+use crate::conformance::ShapeLog;
+use crate::conformance::live::LivePolicies;
 use crate::snapshot::{GraphSnapshot, PairingStats};
 use crate::{Analyzer, AnalyzerConfig, Counters, Window};
 
@@ -18,10 +20,17 @@ use crate::{Analyzer, AnalyzerConfig, Counters, Window};
 /// anomalies within seconds, rare enough that a snapshot per look costs nothing.
 const OBSERVE_EVERY: Duration = Duration::from_secs(5);
 
+/// Request shapes older than this are forgotten by the live policy checks.
+const SHAPES_KEPT_MS: u64 = 15 * 60 * 1000;
+/// The policy checks look at shapes seen within this: an anomaly ends once the offending
+/// traffic has stopped for this long (plus the detector's hysteresis).
+const POLICY_WINDOW_MS: u64 = 60 * 1000;
+
 #[derive(Debug)]
 struct State {
     analyzer: Analyzer,
     detector: AnomalyDetector,
+    policies: Option<Arc<LivePolicies>>,
 }
 
 /// A cheaply cloned handle on the live analyzer.
@@ -38,8 +47,30 @@ impl Live {
             state: Arc::new(Mutex::new(State {
                 analyzer: Analyzer::new(interner, config),
                 detector: AnomalyDetector::new(anomalies),
+                policies: None,
             })),
             closed: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// Checks the traffic against `policies` from now on: every request is folded into a
+    /// shape, and recent shapes are evaluated at each observation.
+    pub fn check_policies(&self, policies: Arc<LivePolicies>) {
+        let mut state = self.lock();
+        state.analyzer.set_observer(Box::new(ShapeLog::default()));
+        state.policies = Some(policies);
+    }
+
+    /// The policies checked, if any.
+    pub fn policies(&self) -> Option<Arc<LivePolicies>> {
+        self.lock().policies.clone()
+    }
+
+    /// Reloads the policies now (SIGHUP), logging the outcome; the previous set stays in use
+    /// when the files are broken.
+    pub fn reload_policies(&self) {
+        if let Some(policies) = self.policies() {
+            log_reload(&policies.reload(now_ms()));
         }
     }
 
@@ -77,7 +108,20 @@ impl Live {
             return Vec::new();
         }
         let snapshot = state.analyzer.snapshot(Window::ONE_MINUTE, now);
-        state.detector.observe(&snapshot)
+        let mut events = state.detector.observe(&snapshot);
+        if let Some(policies) = state.policies.clone() {
+            let signals = match ShapeLog::of_mut(&mut state.analyzer) {
+                Some(log) => {
+                    log.forget_before(now.saturating_sub(SHAPES_KEPT_MS));
+                    ShapeLog::of(&state.analyzer).map_or_else(Vec::new, |log| {
+                        policies.signals(&state.analyzer, log, now.saturating_sub(POLICY_WINDOW_MS))
+                    })
+                }
+                None => Vec::new(),
+            };
+            events.extend(state.detector.observe_signals(now, signals));
+        }
+        events
     }
 
     /// Ticks every second on a thread of its own until the returned [`Ticker`] is dropped.
@@ -95,6 +139,12 @@ impl Live {
                     let observe = since_observe >= OBSERVE_EVERY;
                     if observe {
                         since_observe = Duration::ZERO;
+                        // Files are read outside the analyzer's lock: ingestion goes on.
+                        if let Some(reload) =
+                            live.policies().and_then(|p| p.reload_if_changed(now_ms()))
+                        {
+                            log_reload(&reload);
+                        }
                     }
                     for event in live.tick(observe) {
                         log_event(&event);
@@ -134,6 +184,15 @@ fn log_event(event: &AnomalyEvent) {
             tracing::warn!(kind = ?a.kind, severity = ?a.severity, "anomaly: {}", a.message);
         }
         AnomalyEvent::Ended(a) => tracing::info!(kind = ?a.kind, "anomaly ended: {}", a.message),
+    }
+}
+
+fn log_reload(result: &Result<usize, String>) {
+    match result {
+        Ok(count) => tracing::info!(policies = count, "authorization policies reloaded"),
+        Err(error) => tracing::error!(
+            "authorization policies not reloaded, the previous set stays in use: {error}"
+        ),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,13 +11,15 @@ use clap::Args;
 use meshlens_analyzer::AnalyzerConfig;
 use meshlens_analyzer::anomaly::AnomalyConfig;
 use meshlens_analyzer::api::{self, parse_duration};
-use meshlens_analyzer::live::Live;
+use meshlens_analyzer::conformance::live::{LivePolicies, PolicySource};
+use meshlens_analyzer::live::{Live, now_ms};
 use meshlens_analyzer::servicegraph::ServiceGraphMetrics;
 use meshlens_collector::Interner;
 use meshlens_collector::server::{
     Collector, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES, DEFAULT_QUEUE_SPANS,
     Pipeline, ServeConfig,
 };
+use meshlens_policies::eval;
 
 use super::listen::{Listen, parse_bytes};
 
@@ -82,6 +85,20 @@ pub struct ServeArgs {
     /// W3C tracestate `ot=th:` thresholds are always honoured.
     #[arg(long, env = "MESHLENS_SPAN_MULTIPLIER_KEY", value_name = "KEY")]
     span_multiplier_key: Option<String>,
+    /// AuthorizationPolicy files or directories to hold the traffic against: violations and
+    /// RBAC denials become anomalies. Reloaded when the files change and on SIGHUP; a broken
+    /// edit keeps the last good set.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    policies: Vec<PathBuf>,
+    /// Kubernetes manifests for the policy checks: callers' service accounts, workloads' labels.
+    #[arg(long, num_args = 1.., value_name = "PATH", requires = "policies")]
+    inventory: Vec<PathBuf>,
+    /// Namespace whose policies apply mesh-wide (meshConfig.rootNamespace).
+    #[arg(long, default_value = "istio-system", value_name = "NS")]
+    root_namespace: String,
+    /// The mesh's trust domain, for principals.
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    trust_domain: String,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -93,6 +110,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let anomalies = match &args.anomaly_config {
         Some(path) => AnomalyConfig::from_yaml(path.as_path())?,
         None => AnomalyConfig::default(),
+    };
+    let policies = if args.policies.is_empty() {
+        None
+    } else {
+        let source = PolicySource {
+            policies: args.policies.clone(),
+            inventory: args.inventory.clone(),
+            options: eval::Options {
+                root_namespace: args.root_namespace.clone(),
+                trust_domain: args.trust_domain.clone(),
+            },
+        };
+        let policies = LivePolicies::new(source, now_ms())
+            .map_err(|e| anyhow::anyhow!("cannot load the policies: {e}"))?;
+        Some(Arc::new(policies))
     };
     let config = ServeConfig {
         otlp_grpc: args.otlp_grpc.0,
@@ -110,16 +142,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         span_multiplier_key: args.span_multiplier_key,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, analyzer, anomalies))
+    runtime.block_on(serve(config, analyzer, anomalies, policies))
 }
 
 async fn serve(
     config: ServeConfig,
     analyzer: AnalyzerConfig,
     anomalies: AnomalyConfig,
+    policies: Option<Arc<LivePolicies>>,
 ) -> anyhow::Result<ExitCode> {
     let interner = Interner::new();
     let live = Live::new(interner.clone(), analyzer, anomalies);
+    if let Some(policies) = policies {
+        tracing::info!(
+            policies = policies.status().policies,
+            "checking traffic against the authorization policies"
+        );
+        live.check_policies(policies);
+    }
     let sink = {
         let live = live.clone();
         move |spans: &[meshlens_collector::Span]| live.ingest(spans)
@@ -150,7 +190,7 @@ async fn serve(
         shown(addrs.zipkin),
         shown(addrs.api)
     );
-    wait_for_signal().await?;
+    wait_for_signal(&live).await?;
     tracing::info!("shutting down: draining the queue");
     live.close();
     let report = collector.shutdown().await;
@@ -178,16 +218,27 @@ fn warn_if_exposed(name: &str, addr: SocketAddr) {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Returns on SIGINT or SIGTERM; SIGHUP reloads the policies and goes on waiting.
+async fn wait_for_signal(live: &Live) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
-            _ = terminate.recv() => {}
+        let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+        loop {
+            tokio::select! {
+                result = tokio::signal::ctrl_c() => break result.context("cannot watch SIGINT")?,
+                _ = terminate.recv() => break,
+                _ = hangup.recv() => {
+                    let live = live.clone();
+                    // Reading files blocks: off the runtime's workers.
+                    let _ = tokio::task::spawn_blocking(move || live.reload_policies()).await;
+                }
+            }
         }
     }
+    #[cfg(not(unix))]
+    let _ = live;
     #[cfg(not(unix))]
     tokio::signal::ctrl_c()
         .await

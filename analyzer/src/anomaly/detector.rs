@@ -93,6 +93,22 @@ pub struct AnomalyDetector {
     closed: VecDeque<Anomaly>,
     next_id: u64,
     untracked_edges: u64,
+    /// Anomalies judged outside the detector (the policy checks), by kind and edge.
+    signals: BTreeMap<(AnomalyKind, EdgeRef), Tracker>,
+}
+
+/// A condition judged outside the detector (the live policy checks) that holds on an edge at
+/// one observation: it opens an anomaly at once and ends it after `end_after` observations
+/// without it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    pub kind: AnomalyKind,
+    pub edge: EdgeRef,
+    pub severity: Severity,
+    pub message: String,
+    pub trace_ids: Vec<String>,
+    /// Requests behind it.
+    pub requests: f64,
 }
 
 impl AnomalyDetector {
@@ -112,6 +128,7 @@ impl AnomalyDetector {
             closed: VecDeque::new(),
             next_id: 0,
             untracked_edges: 0,
+            signals: BTreeMap::new(),
         }
     }
 
@@ -186,6 +203,55 @@ impl AnomalyDetector {
         events
     }
 
+    /// Takes in the signals that hold at `now` (every one of them each time: a tracked signal
+    /// missing from `current` counts as clear) and returns the anomalies started and ended.
+    pub fn observe_signals(&mut self, now: u64, current: Vec<Signal>) -> Vec<AnomalyEvent> {
+        let mut firing: BTreeMap<(AnomalyKind, EdgeRef), Signal> = current
+            .into_iter()
+            .map(|s| ((s.kind, s.edge.clone()), s))
+            .collect();
+        let mut keys: Vec<(AnomalyKind, EdgeRef)> = self.signals.keys().cloned().collect();
+        keys.extend(
+            firing
+                .keys()
+                .filter(|k| !self.signals.contains_key(*k))
+                .cloned(),
+        );
+        let mut events = Vec::new();
+        for key in keys {
+            let mut slot = self.signals.remove(&key);
+            let check = match firing.remove(&key) {
+                Some(signal) => Check::Firing(Finding {
+                    severity: signal.severity,
+                    message: signal.message,
+                    evidence: Evidence::new(signal.trace_ids).with("requests", signal.requests),
+                }),
+                None => Check::Clear,
+            };
+            let edge = key.1.clone();
+            let event = step(
+                &mut slot,
+                check,
+                1,
+                self.config.hysteresis.end_after,
+                now,
+                &mut self.next_id,
+                key.0,
+                || Subject::Edge(edge),
+            );
+            if let Some(event) = event {
+                if let AnomalyEvent::Ended(a) = &event {
+                    self.close(a);
+                }
+                events.push(event);
+            }
+            if let Some(tracker) = slot {
+                self.signals.insert(key, tracker);
+            }
+        }
+        events
+    }
+
     /// The anomalies open now, newest first.
     pub fn open(&self) -> Vec<Anomaly> {
         let mut out: Vec<Anomaly> = self
@@ -193,9 +259,11 @@ impl AnomalyDetector {
             .values()
             .flat_map(|s| s.trackers.iter())
             .chain(std::iter::once(&self.gap_tracker))
+            .flatten()
+            .chain(self.signals.values())
             .filter_map(|t| match t {
-                Some(Tracker::Open { anomaly, .. }) => Some(anomaly.clone()),
-                _ => None,
+                Tracker::Open { anomaly, .. } => Some(anomaly.clone()),
+                Tracker::Pending(_) => None,
             })
             .collect();
         sort_newest_first(&mut out);

@@ -32,7 +32,7 @@ pub use config::{
     LatencyConfig, NewEdgeConfig, PairingCounters, TelemetryGapConfig, TrafficDropConfig,
     load_graph,
 };
-pub use detector::AnomalyDetector;
+pub use detector::{AnomalyDetector, Signal};
 pub use model::{
     Anomaly, AnomalyEvent, AnomalyKind, EdgeRef, Evidence, MESH_NODE, Severity, Subject,
 };

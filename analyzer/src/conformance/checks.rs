@@ -162,7 +162,16 @@ pub struct Inputs<'a> {
 /// Evaluates every shape and returns the trace findings (without the static lint's and the
 /// baseline's): sorted by kind, then edge.
 pub fn check_shapes(log: &ShapeLog, inputs: Inputs<'_>) -> Vec<Finding> {
-    let mut shapes: Vec<&Shape> = log.shapes().collect();
+    check_shapes_where(log, inputs, |_| true)
+}
+
+/// [`check_shapes`] over the shapes `keep` selects (the live checks: recent ones).
+pub fn check_shapes_where(
+    log: &ShapeLog,
+    inputs: Inputs<'_>,
+    keep: impl Fn(&Shape) -> bool,
+) -> Vec<Finding> {
+    let mut shapes: Vec<&Shape> = log.shapes().filter(|s| keep(s)).collect();
     // Deterministic output whatever the hash order.
     shapes.sort_by_key(|s| (s.first_ms, s.trace_ids.first().copied()));
     let mut merged = Merged::default();

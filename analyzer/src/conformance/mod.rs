@@ -10,6 +10,7 @@
 pub mod baseline;
 pub mod checks;
 pub mod dry_run;
+pub mod live;
 pub mod offline;
 pub mod request;
 pub mod shapes;
