@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::LocalKey;
 
 use lasso::{Spur, ThreadedRodeo};
 
@@ -14,6 +15,9 @@ pub type Sym = Spur;
 
 /// Strings each thread remembers before it starts over; bounds the per-thread memory.
 const RECENT_CAPACITY: usize = 4096;
+
+/// The longest key a [`ThreadMemo`] keeps, so that its memory stays bounded too.
+const MEMO_KEY_LIMIT: usize = 1024;
 
 /// A shared, thread-safe string interner. Cloning is cheap and shares the table.
 #[derive(Clone)]
@@ -34,6 +38,24 @@ struct Recent {
 
 thread_local! {
     static RECENT: RefCell<Recent> = RefCell::new(Recent::default());
+}
+
+/// Facts computed from a byte string and interned in one [`Interner`] (a parsed cluster
+/// name, a workload), remembered by each thread across resources and requests: a batch of
+/// many small resources repeats them from one resource to the next. Bounded like [`Recent`].
+#[derive(Debug)]
+pub(crate) struct ThreadMemo<T> {
+    interner: u64,
+    entries: HashMap<Box<[u8]>, T, ahash::RandomState>,
+}
+
+impl<T> Default for ThreadMemo<T> {
+    fn default() -> Self {
+        Self {
+            interner: 0,
+            entries: HashMap::default(),
+        }
+    }
 }
 
 impl Default for Interner {
@@ -69,6 +91,37 @@ impl Interner {
             }
             recent.symbols.insert(s.into(), sym);
             sym
+        })
+    }
+
+    /// `compute()`, remembered under `key` in this thread's `memo` of facts interned here.
+    pub(crate) fn memoized<T: Copy>(
+        &self,
+        memo: &'static LocalKey<RefCell<ThreadMemo<T>>>,
+        key: &[u8],
+        compute: impl FnOnce() -> T,
+    ) -> T {
+        // Real keys are short; a huge one is not worth keeping (nor its memory).
+        if key.len() > MEMO_KEY_LIMIT {
+            return compute();
+        }
+        memo.with(|memo| {
+            let Ok(mut memo) = memo.try_borrow_mut() else {
+                return compute();
+            };
+            if memo.interner != self.id {
+                memo.entries.clear();
+                memo.interner = self.id;
+            }
+            if let Some(&value) = memo.entries.get(key) {
+                return value;
+            }
+            let value = compute();
+            if memo.entries.len() >= RECENT_CAPACITY {
+                memo.entries.clear();
+            }
+            memo.entries.insert(key.into(), value);
+            value
         })
     }
 
@@ -114,6 +167,31 @@ mod tests {
         assert_eq!(first.resolve(first.intern("reviews")), "reviews");
         assert_eq!(first.len(), 1);
         assert_eq!(second.len(), 2);
+    }
+
+    #[test]
+    fn thread_memos_remember_per_interner() {
+        thread_local! {
+            static LENGTHS: RefCell<ThreadMemo<Sym>> = RefCell::default();
+        }
+        let (first, second) = (Interner::new(), Interner::new());
+        let computed = std::cell::Cell::new(0);
+        let sym = |interner: &Interner, key: &str| {
+            interner.memoized(&LENGTHS, key.as_bytes(), || {
+                computed.set(computed.get() + 1);
+                interner.intern(key)
+            })
+        };
+        let a = sym(&first, "reviews");
+        assert_eq!(sym(&first, "reviews"), a);
+        assert_eq!(computed.get(), 1);
+        let b = sym(&second, "reviews");
+        assert_eq!(second.resolve(b), "reviews");
+        assert_eq!(computed.get(), 2);
+        let long = "x".repeat(MEMO_KEY_LIMIT + 1);
+        sym(&second, &long);
+        sym(&second, &long);
+        assert_eq!(computed.get(), 4, "over-long keys are not kept");
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl<'a> AttrValue<'a> {
     pub fn as_i64(self) -> Option<i64> {
         match self {
             Self::Int(i) => Some(i),
-            Self::Str(s) => s.trim().parse().ok(),
+            Self::Str(s) => super::envoy::trim(s).parse().ok(),
             Self::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => Some(d as i64),
             _ => None,
         }
@@ -212,10 +212,14 @@ pub enum AttrKey {
     DryRunDenyResult,
     ZipkinShared,
     /// The attribute named by `--span-multiplier-key` (never returned by [`AttrKey::classify`]).
+    /// Keep it last: it sizes [`AttrKey::COUNT`].
     SamplingMultiplier,
 }
 
 impl AttrKey {
+    /// How many keys there are: `key as usize` indexes an array of this length.
+    pub const COUNT: usize = AttrKey::SamplingMultiplier as usize + 1;
+
     /// The attribute a key names, `None` for keys normalisation ignores. Takes bytes so a
     /// decoder need not validate the UTF-8 of keys it will ignore; every known key is ASCII.
     pub fn classify(key: &[u8]) -> Option<Self> {

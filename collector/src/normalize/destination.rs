@@ -1,6 +1,8 @@
 //! Where a call went (destination), and the request's protocol, path and host.
 
-use crate::intern::{Interner, Sym};
+use std::cell::RefCell;
+
+use crate::intern::{Interner, Sym, ThreadMemo};
 use crate::span::{Destination, Protocol, SpanKind};
 
 use super::attrs::RequestAttrs;
@@ -29,6 +31,25 @@ pub(crate) fn cluster_facts(cluster: &str, interner: &Interner) -> Option<Cluste
             .zip(parsed.namespace)
             .map(|(s, n)| (interner.intern(s), interner.intern(n))),
         inbound: parsed.direction == ClusterDirection::Inbound,
+    })
+}
+
+thread_local! {
+    static CLUSTERS: RefCell<ThreadMemo<Option<ClusterFacts>>> = RefCell::default();
+    static SPAN_NAMES: RefCell<ThreadMemo<Option<NameFacts>>> = RefCell::default();
+}
+
+/// [`cluster_facts`], remembered per thread: the resources of a batch share their clusters.
+pub(crate) fn cluster_facts_memoized(cluster: &str, interner: &Interner) -> Option<ClusterFacts> {
+    interner.memoized(&CLUSTERS, cluster.as_bytes(), || {
+        cluster_facts(cluster, interner)
+    })
+}
+
+/// [`name_facts`], remembered per thread: the resources of a batch share their span names.
+pub(crate) fn name_facts_memoized(span_name: &str, interner: &Interner) -> Option<NameFacts> {
+    interner.memoized(&SPAN_NAMES, span_name.as_bytes(), || {
+        name_facts(span_name, interner)
     })
 }
 

@@ -1,7 +1,9 @@
 //! The workload that emitted a span: service, namespace, version, pod and proxy kind, from
 //! Istio/Envoy tags, linkerd2-proxy labels or OTel resource attributes.
 
-use crate::intern::{Interner, Sym};
+use std::cell::RefCell;
+
+use crate::intern::{Interner, Sym, ThreadMemo};
 use crate::span::{ProxyKind, Workload};
 
 use super::envoy::parse_node_id;
@@ -55,6 +57,22 @@ impl<'a> Identity<'a> {
             self.version_label,
             self.linkerd_ns,
         ]
+    }
+
+    /// The identity as one byte string, to key a memo: each field as a presence byte, its
+    /// length and its bytes, then the flags.
+    fn write_key(&self, key: &mut Vec<u8>) {
+        for value in self.strs() {
+            match value {
+                Some(v) => {
+                    key.push(1);
+                    key.extend_from_slice(&v.len().to_le_bytes());
+                    key.extend_from_slice(v.as_bytes());
+                }
+                None => key.push(0),
+            }
+        }
+        key.extend([u8::from(self.direction), u8::from(self.linkerd_label)]);
     }
 
     fn is_linkerd(&self) -> bool {
@@ -209,6 +227,20 @@ pub(crate) fn intern_workload(
     }
 }
 
+thread_local! {
+    static WORKLOADS: RefCell<ThreadMemo<Workload>> = RefCell::default();
+}
+
+/// The interned workload of an identity, remembered per thread: the resources of a batch
+/// (one per proxy) come back request after request.
+pub(crate) fn workload_memoized(id: &Identity<'_>, interner: &Interner, unknown: Sym) -> Workload {
+    let mut key = Vec::with_capacity(256);
+    id.write_key(&mut key);
+    interner.memoized(&WORKLOADS, &key, || {
+        intern_workload(&resolve(id), interner, unknown)
+    })
+}
+
 /// Interns `<a>.<b>` without a heap allocation for the usual short names.
 fn intern_joined(interner: &Interner, a: &str, b: &str) -> Sym {
     let mut buf = [0u8; 128];
@@ -250,7 +282,10 @@ impl WorkloadMemo {
             .zip(&self.fields)
             .all(|(value, range)| match (value, range) {
                 (None, None) => true,
-                (Some(v), Some((start, end))) => self.buf.get(*start..*end) == Some(*v),
+                // Bytes, not `str` slices: no char boundary checks.
+                (Some(v), Some((start, end))) => {
+                    self.buf.as_bytes().get(*start..*end) == Some(v.as_bytes())
+                }
                 _ => false,
             });
         same.then_some(workload)

@@ -178,11 +178,7 @@ impl Normalizer {
     }
 
     fn workload(&self, identity: &Identity<'_>) -> Workload {
-        identity::intern_workload(
-            &identity::resolve(identity),
-            &self.interner,
-            self.unknown_service,
-        )
+        identity::workload_memoized(identity, &self.interner, self.unknown_service)
     }
 }
 
@@ -248,12 +244,12 @@ impl ResourceFacts<'_> {
     }
 
     fn cluster(&self, cluster: Option<&str>, normalizer: &Normalizer) -> Option<ClusterFacts> {
-        let compute = |c: &str| destination::cluster_facts(c, &normalizer.interner);
+        let compute = |c: &str| destination::cluster_facts_memoized(c, &normalizer.interner);
         memoized(&self.clusters, cluster?, compute)
     }
 
     fn span_name(&self, name: &str, normalizer: &Normalizer) -> Option<NameFacts> {
-        let compute = |n: &str| destination::name_facts(n, &normalizer.interner);
+        let compute = |n: &str| destination::name_facts_memoized(n, &normalizer.interner);
         memoized(&self.span_names, name, compute)
     }
 

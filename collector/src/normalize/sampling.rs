@@ -11,6 +11,10 @@ const MAX_THRESHOLD: f64 = 72_057_594_037_927_936.0;
 
 /// The adjusted count a `tracestate` gives, if it carries an OpenTelemetry threshold.
 pub fn adjusted_count_from_tracestate(tracestate: &str) -> Option<f64> {
+    // Most spans carry no tracestate at all.
+    if tracestate.is_empty() {
+        return None;
+    }
     let ot = tracestate
         .split(',')
         .map(str::trim)

@@ -8,6 +8,14 @@ pub struct WireError {
     pub what: &'static str,
 }
 
+/// `bytes` as a string; an error points at `offset`, the string's length prefix.
+pub(super) fn utf8(bytes: &[u8], offset: usize) -> Result<&str, WireError> {
+    std::str::from_utf8(bytes).map_err(|_| WireError {
+        offset,
+        what: "string is not valid UTF-8",
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum WireType {
     Varint,
@@ -42,11 +50,18 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field's number and wire type, or `None` at the end of the message.
+    #[inline]
     pub(super) fn key(&mut self) -> Result<Option<(u32, WireType)>, WireError> {
-        if self.pos >= self.buf.len() {
+        let Some(&byte) = self.buf.get(self.pos) else {
             return Ok(None);
-        }
-        let key = self.varint()?;
+        };
+        // Every field number OTLP uses fits a one-byte key.
+        let key = if byte < 0x80 {
+            self.pos += 1;
+            u64::from(byte)
+        } else {
+            self.varint_slow()?
+        };
         let field = key >> 3;
         if field == 0 || field > u64::from(u32::MAX >> 3) {
             return Err(self.error("invalid field number"));
@@ -110,6 +125,21 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    /// A message at offset `base` of the whole body, found without a `Reader` (fast paths).
+    pub(super) fn nested(buf: &'a [u8], base: usize) -> Self {
+        Self { buf, pos: 0, base }
+    }
+
+    /// The offset in the whole body of the next byte to read.
+    pub(super) fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    /// The bytes not read yet.
+    pub(super) fn rest(&self) -> &'a [u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
+    }
+
     /// Bytes left in this message.
     pub(super) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
@@ -123,12 +153,19 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn str(&mut self) -> Result<&'a str, WireError> {
-        let start = self.pos;
+        let start = self.offset();
+        utf8(self.bytes()?, start)
+    }
+
+    /// [`Self::str`], without checking UTF-8 again when the bytes are those of `last`, a
+    /// string read before: batches repeat most strings span after span.
+    pub(super) fn str_as_before(&mut self, last: &mut &'a str) -> Result<&'a str, WireError> {
+        let start = self.offset();
         let bytes = self.bytes()?;
-        std::str::from_utf8(bytes).map_err(|_| WireError {
-            offset: self.base + start,
-            what: "string is not valid UTF-8",
-        })
+        if bytes != last.as_bytes() {
+            *last = utf8(bytes, start)?;
+        }
+        Ok(*last)
     }
 
     /// A length-delimited field as a nested message.
