@@ -5,12 +5,9 @@
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{
-    ResourceSpans, ScopeSpans, Span, Status, span, status,
-};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status, span, status};
 
-use crate::sample::string_attr;
+use crate::sample::{request_by_service, string_attr};
 
 /// A workload with a sidecar (or a gateway).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,32 +226,11 @@ impl<'a> EnvoyCall<'a> {
 /// The calls' spans as one request, one resource per emitting workload (`service.name`
 /// `<service>.<namespace>`, as Istio sets it), in first-seen order.
 pub fn request_of(calls: &[EnvoyCall<'_>]) -> ExportTraceServiceRequest {
-    let mut by_workload: Vec<(String, Vec<Span>)> = Vec::new();
-    let mut push = |peer: &Peer<'_>, span: Span| {
-        let name = format!("{}.{}", peer.service, peer.namespace);
-        match by_workload.iter_mut().find(|(w, _)| *w == name) {
-            Some((_, spans)) => spans.push(span),
-            None => by_workload.push((name, vec![span])),
-        }
-    };
-    for call in calls {
-        push(&call.caller, call.client_span());
-        push(&call.callee, call.server_span());
-    }
-    ExportTraceServiceRequest {
-        resource_spans: by_workload
-            .into_iter()
-            .map(|(workload, spans)| ResourceSpans {
-                resource: Some(Resource {
-                    attributes: vec![string_attr("service.name", workload)],
-                    ..Default::default()
-                }),
-                scope_spans: vec![ScopeSpans {
-                    spans,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })
-            .collect(),
-    }
+    let service = |peer: &Peer<'_>| format!("{}.{}", peer.service, peer.namespace);
+    request_by_service(calls.iter().flat_map(|call| {
+        [
+            (service(&call.caller), call.client_span()),
+            (service(&call.callee), call.server_span()),
+        ]
+    }))
 }

@@ -55,8 +55,7 @@ pub fn envoy_request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
 
 /// [`envoy_request`] with spans of the given [`Shape`].
 pub fn envoy_request_shaped(spans: usize, seed: u64, shape: Shape) -> ExportTraceServiceRequest {
-    let mut by_workload: Vec<(String, Vec<Span>)> = Vec::new();
-    for i in 0..spans {
+    let spans = (0..spans).map(|i| {
         let n = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
         let (caller, callee, port, path) = CALLS[(n / 2) as usize % CALLS.len()];
         let client = i % 2 == 0;
@@ -66,20 +65,29 @@ pub fn envoy_request_shaped(spans: usize, seed: u64, shape: Shape) -> ExportTrac
             span.attributes
                 .retain(|kv| !INCIDENTAL_TAGS.contains(&kv.key.as_str()));
         }
-        match by_workload.iter_mut().find(|(w, _)| w == workload) {
+        (format!("{workload}.{NAMESPACE}"), span)
+    });
+    request_by_service(spans)
+}
+
+/// Spans as one request, one resource per `service.name` (as Envoy's OTel tracer exports
+/// them), resources in first-seen order.
+pub fn request_by_service(
+    spans: impl IntoIterator<Item = (String, Span)>,
+) -> ExportTraceServiceRequest {
+    let mut by_service: Vec<(String, Vec<Span>)> = Vec::new();
+    for (service, span) in spans {
+        match by_service.iter_mut().find(|(s, _)| *s == service) {
             Some((_, spans)) => spans.push(span),
-            None => by_workload.push((workload.to_owned(), vec![span])),
+            None => by_service.push((service, vec![span])),
         }
     }
     ExportTraceServiceRequest {
-        resource_spans: by_workload
+        resource_spans: by_service
             .into_iter()
-            .map(|(workload, spans)| ResourceSpans {
+            .map(|(service, spans)| ResourceSpans {
                 resource: Some(Resource {
-                    attributes: vec![string_attr(
-                        "service.name",
-                        format!("{workload}.{NAMESPACE}"),
-                    )],
+                    attributes: vec![string_attr("service.name", service)],
                     ..Default::default()
                 }),
                 scope_spans: vec![ScopeSpans {

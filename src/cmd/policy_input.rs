@@ -45,21 +45,24 @@ impl PolicyArgs {
                 "skipped documents that are not AuthorizationPolicies"
             );
         }
-        let inventory = if self.inventory.is_empty() {
-            None
-        } else {
-            let (inventory, errors) =
-                read_inventory(&self.inventory).context("cannot read the inventory")?;
-            if !errors.is_empty() {
-                let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                bail!("invalid inventory manifests:\n  {}", listed.join("\n  "));
-            }
-            Some(inventory)
-        };
         Ok(LoadedPolicies {
             policies: files.policies,
             invalid: files.errors,
-            inventory,
+            inventory: load_inventory(&self.inventory)?,
         })
     }
+}
+
+/// The inventory the manifests describe (`None` without manifests); an invalid manifest
+/// fails the command.
+pub fn load_inventory(paths: &[PathBuf]) -> anyhow::Result<Option<Inventory>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let (inventory, errors) = read_inventory(paths).context("cannot read the inventory")?;
+    if !errors.is_empty() {
+        let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        bail!("invalid inventory manifests:\n  {}", listed.join("\n  "));
+    }
+    Ok(Some(inventory))
 }

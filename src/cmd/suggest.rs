@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use meshlens_analyzer::conformance::offline::observed_requests;
-use meshlens_policies::inventory::read_inventory;
 use meshlens_policies::suggest::{SuggestOptions, suggest};
 
+use super::policy_input::load_inventory;
 use super::trace_input::TraceInput;
 
 #[derive(Debug, Args)]
@@ -50,17 +50,7 @@ enum SuggestFormat {
 }
 
 pub fn run(args: SuggestArgs) -> anyhow::Result<ExitCode> {
-    let inventory = if args.inventory.is_empty() {
-        None
-    } else {
-        let (inventory, errors) =
-            read_inventory(&args.inventory).context("cannot read the inventory")?;
-        if !errors.is_empty() {
-            let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            anyhow::bail!("invalid inventory manifests:\n  {}", listed.join("\n  "));
-        }
-        Some(inventory)
-    };
+    let inventory = load_inventory(&args.inventory)?;
     let observed = observed_requests(
         &args.input.traces,
         args.input.analyzer_config(),
