@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use meshlens_collector::formats::source::{SourceError, read_trace_paths};
+use meshlens_collector::Interner;
+use meshlens_collector::formats::source::SourceError;
 use meshlens_collector::normalize::Normalizer;
-use meshlens_collector::{Interner, Span};
 
 use crate::batch::{
     BatchAnalysis, BatchError, EDGES_FILE, REQUESTS_FILE, SPANS_FILE, analyze_batch, span_table,
@@ -21,17 +21,7 @@ pub enum TracesError {
     Batch(#[from] BatchError),
 }
 
-/// Every span of the files (any format `meshlens inspect` reads), normalised; spans with
-/// invalid ids are left out, as `serve` refuses them.
-pub fn read_spans(paths: &[PathBuf], normalizer: &Normalizer) -> Result<Vec<Span>, SourceError> {
-    let mut spans = Vec::new();
-    for file in read_trace_paths(paths)? {
-        for request in &file.requests {
-            normalizer.normalize_request(request, &mut spans);
-        }
-    }
-    Ok(spans)
-}
+pub use meshlens_collector::recorded::read_spans;
 
 /// The graph of recorded traces over the whole input, edge statistics from polars.
 pub fn graph_of_trace_files(

@@ -12,6 +12,7 @@ pub mod formats;
 pub mod inspect;
 pub mod intern;
 pub mod normalize;
+pub mod recorded;
 pub mod sample;
 pub mod server;
 pub mod span;

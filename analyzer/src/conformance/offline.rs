@@ -2,6 +2,7 @@
 //! against the policies, plus the baseline comparison.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use meshlens_collector::Interner;
 use meshlens_collector::normalize::Normalizer;
@@ -52,8 +53,10 @@ struct Shaped {
 }
 
 fn shapes_of_trace_files(paths: &[PathBuf], config: AnalyzerConfig) -> Result<Shaped, TracesError> {
+    let started = Instant::now();
     let interner = Interner::new();
     let spans = read_spans(paths, &Normalizer::new(interner.clone()))?;
+    let read = started.elapsed();
     let end_ms = input_end_ms(&spans);
     let mut analyzer = Analyzer::new(interner, config);
     analyzer.set_observer(Box::new(ShapeLog::default()));
@@ -63,6 +66,13 @@ fn shapes_of_trace_files(paths: &[PathBuf], config: AnalyzerConfig) -> Result<Sh
     analyzer.flush(end_ms);
     let graph = analyzer.snapshot(Window::Whole, end_ms);
     let log = ShapeLog::take_from(&mut analyzer).unwrap_or_default();
+    tracing::debug!(
+        spans = spans.len(),
+        shapes = log.len(),
+        read_and_normalise_ms = read.as_millis(),
+        pair_and_shape_ms = (started.elapsed() - read).as_millis(),
+        "traces analysed"
+    );
     Ok(Shaped {
         analyzer,
         log,
@@ -113,6 +123,7 @@ pub fn check_trace_files(
         inventory: check.inventory,
         trust_domain: check.trust_domain,
     };
+    let started = Instant::now();
     let mut findings = check_shapes(
         &log,
         Inputs {
@@ -123,6 +134,10 @@ pub fn check_trace_files(
     if let Some(base) = check.baseline {
         findings.extend(baseline::compare(&graph, base));
     }
+    tracing::debug!(
+        evaluate_ms = started.elapsed().as_millis(),
+        "request shapes checked"
+    );
     Ok(TraceReport {
         findings,
         graph,

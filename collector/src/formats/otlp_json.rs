@@ -289,7 +289,7 @@ mod tests {
             }
             files += 1;
         }
-        assert_eq!(files, 8);
+        assert_eq!(files, 9);
     }
 
     #[test]

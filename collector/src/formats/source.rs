@@ -102,6 +102,15 @@ impl SourceError {
 
 /// Reads files and directories (recursively: files with a trace extension, in sorted path order).
 pub fn read_trace_paths(paths: &[PathBuf]) -> Result<Vec<TraceFile>, SourceError> {
+    trace_file_paths(paths)?
+        .iter()
+        .map(|path| read_trace_file(path))
+        .collect()
+}
+
+/// The files `paths` name: files as given, directories' trace files (by extension) in sorted
+/// order, recursively.
+pub fn trace_file_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
     let mut files = Vec::new();
     for path in paths {
         let meta = fs::metadata(path).map_err(|error| io_error(path, error))?;
@@ -109,11 +118,9 @@ pub fn read_trace_paths(paths: &[PathBuf]) -> Result<Vec<TraceFile>, SourceError
             let mut found = Vec::new();
             collect_dir(path, &mut found)?;
             found.sort();
-            for file in found {
-                files.push(read_trace_file(&file)?);
-            }
+            files.extend(found);
         } else {
-            files.push(read_trace_file(path)?);
+            files.push(path.clone());
         }
     }
     Ok(files)
@@ -177,7 +184,7 @@ pub fn parse_traces(path: &Path, bytes: &[u8]) -> Result<TraceFile, SourceError>
     })
 }
 
-fn io_error(path: &Path, error: io::Error) -> SourceError {
+pub(crate) fn io_error(path: &Path, error: io::Error) -> SourceError {
     SourceError::Io {
         path: path.to_owned(),
         error,
@@ -236,6 +243,33 @@ fn parse_json(
         _ => TraceFormat::OtlpJson,
     };
     Ok((format, requests))
+}
+
+/// Every OTLP or Zipkin document of `text` (one kind only), in order, or `None` when the text
+/// holds anything else or is broken: the caller falls back to [`parse_traces`], which says
+/// where and why.
+pub(crate) fn each_request(
+    text: &[u8],
+    mut each: impl FnMut(ExportTraceServiceRequest),
+) -> Option<TraceFormat> {
+    let mut zipkin = None;
+    for document in serde_json::Deserializer::from_slice(text).into_iter::<Document>() {
+        let (is_zipkin, request) = match document.ok()? {
+            Document::Otlp(request) => (false, request),
+            Document::Zipkin(request) => (true, request),
+            Document::Other => return None,
+        };
+        if zipkin.is_some_and(|z| z != is_zipkin) {
+            return None;
+        }
+        zipkin = Some(is_zipkin);
+        each(request);
+    }
+    Some(if zipkin == Some(true) {
+        TraceFormat::ZipkinV2
+    } else {
+        TraceFormat::OtlpJsonLines
+    })
 }
 
 /// An error at the document that begins after `offset` (past any whitespace).
@@ -499,6 +533,11 @@ mod tests {
     #[test]
     fn detects_every_testdata_file() {
         let expected = [
+            (
+                "bookinfo-conformance.otlp.jsonl",
+                TraceFormat::OtlpJsonLines,
+                66,
+            ),
             ("envoy.zipkin.json", TraceFormat::ZipkinV2, 1),
             ("istio-bookinfo.otlp.json", TraceFormat::OtlpJson, 8),
             ("istio-bookinfo.tempo.json", TraceFormat::OtlpJson, 8),
@@ -518,7 +557,13 @@ mod tests {
             .collect();
         assert_eq!(got, expected);
         for file in &files {
-            assert_eq!(file.requests.len(), 1, "{}", file.path.display());
+            // The recording holds one request per call, as proxies export them.
+            let requests = if file.format == TraceFormat::OtlpJsonLines {
+                33
+            } else {
+                1
+            };
+            assert_eq!(file.requests.len(), requests, "{}", file.path.display());
         }
     }
 

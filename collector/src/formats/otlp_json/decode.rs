@@ -404,16 +404,20 @@ impl FromJson for AnyValue {
 impl From<JAnyValue> for AnyValue {
     fn from(j: JAnyValue) -> Self {
         use any_value::Value;
-        let value = j
-            .string_value
-            .map(Value::StringValue)
-            .or(j.bool_value.map(Value::BoolValue))
-            .or(j.int_value.map(Value::IntValue))
-            .or(j.double_value.map(Value::DoubleValue))
-            .or(j.array_value.map(Value::ArrayValue))
-            .or(j.kvlist_value.map(Value::KvlistValue))
-            .or(j.bytes_value.map(Value::BytesValue))
-            .or(j.string_value_strindex.map(Value::StringValueStrindex));
+        // The first field set wins; nearly every value is a string, so it is tried first and
+        // the rest are only looked at when it is absent.
+        let value = match j.string_value {
+            Some(s) => Some(Value::StringValue(s)),
+            None => j
+                .bool_value
+                .map(Value::BoolValue)
+                .or_else(|| j.int_value.map(Value::IntValue))
+                .or_else(|| j.double_value.map(Value::DoubleValue))
+                .or_else(|| j.array_value.map(Value::ArrayValue))
+                .or_else(|| j.kvlist_value.map(Value::KvlistValue))
+                .or_else(|| j.bytes_value.map(Value::BytesValue))
+                .or_else(|| j.string_value_strindex.map(Value::StringValueStrindex)),
+        };
         Self { value }
     }
 }
