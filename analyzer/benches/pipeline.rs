@@ -14,6 +14,10 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as OtlpSpan, span};
 use prost::Message;
 
+/// The allocator the `meshlens` binary ships with: measure what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SPANS: usize = 512;
 const SERVICES: u64 = 50;
 /// Distinct batches cycled through (distinct trace ids, callers and paths).

@@ -10,6 +10,10 @@ use meshlens_collector::{Interner, wire};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
+/// The allocator the `meshlens` binary ships with: measure what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SPANS: usize = 512;
 
 fn ingest(c: &mut Criterion) {
