@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,9 +18,12 @@ use tokio_stream::wrappers::IntervalStream;
 use crate::Window;
 use crate::anomaly::Anomaly;
 use crate::live::Live;
+use crate::samples::TraceView;
 use crate::snapshot::{GraphSnapshot, PairingStats};
 
 const DEFAULT_WINDOW: Window = Window::ONE_MINUTE;
+/// Answers stay small whatever `limit` asks.
+const MAX_TRACES_PER_ANSWER: usize = 100;
 
 pub fn router(live: Live) -> Router {
     Router::new()
@@ -28,6 +31,8 @@ pub fn router(live: Live) -> Router {
         .route("/api/v1/anomalies", get(anomalies))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/policies", get(policies))
+        .route("/api/v1/traces", get(traces))
+        .route("/api/v1/traces/{trace_id}", get(trace))
         .route("/api/v1/stream", get(stream))
         .with_state(live)
 }
@@ -122,6 +127,43 @@ struct Stats {
     dropped_node_cap: u64,
     dropped_edge_cap: u64,
     path_templates_overflow: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct TracesQuery {
+    source: Option<String>,
+    target: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct Traces {
+    traces: Vec<TraceView>,
+}
+
+/// Sample traces (one in sixteen, the most recent), newest first; with `source` and
+/// `target`, those where the one called the other.
+async fn traces(State(live): State<Live>, Query(query): Query<TracesQuery>) -> Response {
+    let edge = match (&query.source, &query.target) {
+        (Some(s), Some(t)) => Some((s.as_str(), t.as_str())),
+        (None, None) => None,
+        _ => return bad_request("give both source and target, or neither".to_owned()),
+    };
+    let limit = query.limit.unwrap_or(20).min(MAX_TRACES_PER_ANSWER);
+    json(&Traces {
+        traces: live.sample_traces(edge, limit),
+    })
+}
+
+async fn trace(State(live): State<Live>, Path(trace_id): Path<String>) -> Response {
+    match live.sample_trace(&trace_id) {
+        Some(trace) => json(&trace),
+        None => (
+            StatusCode::NOT_FOUND,
+            "no such trace among the samples kept (one trace in sixteen, the most recent)",
+        )
+            .into_response(),
+    }
 }
 
 /// The loaded policy set (404 when `serve` checks no policies).

@@ -29,6 +29,7 @@ pub mod offline;
 pub mod pairing;
 pub mod paths;
 pub mod recent;
+pub mod samples;
 pub mod render;
 pub mod servicegraph;
 pub mod snapshot;

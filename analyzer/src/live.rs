@@ -13,6 +13,7 @@ use meshlens_collector::{Interner, Span};
 use crate::anomaly::{Anomaly, AnomalyConfig, AnomalyDetector, AnomalyEvent};
 use crate::conformance::ShapeLog;
 use crate::conformance::live::LivePolicies;
+use crate::samples::{TraceSamples, TraceView};
 use crate::snapshot::{GraphSnapshot, PairingStats};
 use crate::{Analyzer, AnalyzerConfig, Counters, Window};
 
@@ -31,6 +32,7 @@ struct State {
     analyzer: Analyzer,
     detector: AnomalyDetector,
     policies: Option<Arc<LivePolicies>>,
+    samples: TraceSamples,
 }
 
 /// A cheaply cloned handle on the live analyzer.
@@ -48,6 +50,7 @@ impl Live {
                 analyzer: Analyzer::new(interner, config),
                 detector: AnomalyDetector::new(anomalies),
                 policies: None,
+                samples: TraceSamples::default(),
             })),
             closed: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
@@ -95,7 +98,9 @@ impl Live {
     /// Feeds a batch of accepted spans, stamped with the wall clock.
     pub fn ingest(&self, spans: &[Span]) {
         let now = now_ms();
-        self.lock().analyzer.ingest(spans, now);
+        let mut state = self.lock();
+        state.analyzer.ingest(spans, now);
+        state.samples.observe(spans);
     }
 
     /// Expires halves past their TTL, and lets the detector observe the last minute.
@@ -169,6 +174,18 @@ impl Live {
     /// Runs `read` on the analyzer under its lock (for metrics computed at scrape time).
     pub fn with_analyzer<T>(&self, read: impl FnOnce(&Analyzer) -> T) -> T {
         read(&self.lock().analyzer)
+    }
+
+    /// Kept sample traces, newest first, where `edge.0` called `edge.1` (all with `None`).
+    pub fn sample_traces(&self, edge: Option<(&str, &str)>, limit: usize) -> Vec<TraceView> {
+        let state = self.lock();
+        state.samples.traces(state.analyzer.interner(), edge, limit)
+    }
+
+    /// A kept sample trace by id (hex).
+    pub fn sample_trace(&self, trace_id: &str) -> Option<TraceView> {
+        let state = self.lock();
+        state.samples.trace(state.analyzer.interner(), trace_id)
     }
 
     /// Whole-run pairing counters and the analyzer's other counters.
