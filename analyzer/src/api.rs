@@ -17,6 +17,8 @@ use tokio_stream::wrappers::IntervalStream;
 
 use crate::Window;
 use crate::anomaly::Anomaly;
+use crate::conformance::live::PolicyStatus;
+use crate::conformance::usage::WorkloadPolicies;
 use crate::live::Live;
 use crate::samples::TraceView;
 use crate::snapshot::{GraphSnapshot, PairingStats};
@@ -167,9 +169,21 @@ async fn trace(State(live): State<Live>, Path(trace_id): Path<String>) -> Respon
 }
 
 /// The loaded policy set (404 when `serve` checks no policies).
+#[derive(Debug, Serialize)]
+struct Policies {
+    #[serde(flatten)]
+    status: PolicyStatus,
+    /// Per workload that received traffic in the last 15 minutes: the policies that apply,
+    /// requests matched per rule, violations and denials.
+    workloads: Vec<WorkloadPolicies>,
+}
+
 async fn policies(State(live): State<Live>) -> Response {
     match live.policies() {
-        Some(policies) => json(&policies.status()),
+        Some(policies) => json(&Policies {
+            status: policies.status(),
+            workloads: live.policy_usage(),
+        }),
         None => (
             StatusCode::NOT_FOUND,
             "no policies are checked: start serve with --policies",

@@ -13,6 +13,7 @@ use meshlens_collector::{Interner, Span};
 use crate::anomaly::{Anomaly, AnomalyConfig, AnomalyDetector, AnomalyEvent};
 use crate::conformance::ShapeLog;
 use crate::conformance::live::LivePolicies;
+use crate::conformance::usage::WorkloadPolicies;
 use crate::samples::{TraceSamples, TraceView};
 use crate::snapshot::{GraphSnapshot, PairingStats};
 use crate::{Analyzer, AnalyzerConfig, Counters, Window};
@@ -174,6 +175,16 @@ impl Live {
     /// Runs `read` on the analyzer under its lock (for metrics computed at scrape time).
     pub fn with_analyzer<T>(&self, read: impl FnOnce(&Analyzer) -> T) -> T {
         read(&self.lock().analyzer)
+    }
+
+    /// Policies and rule hits per workload over the request shapes of the last 15 minutes
+    /// (empty without policies).
+    pub fn policy_usage(&self) -> Vec<WorkloadPolicies> {
+        let state = self.lock();
+        match (&state.policies, ShapeLog::of(&state.analyzer)) {
+            (Some(policies), Some(log)) => policies.usage(&state.analyzer, log),
+            _ => Vec::new(),
+        }
     }
 
     /// Kept sample traces, newest first, where `edge.0` called `edge.1` (all with `None`).

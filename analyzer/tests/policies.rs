@@ -96,6 +96,37 @@ fn live_traffic_against_the_policies_raises_violations_and_denials() {
         violation.message
     );
     assert_eq!(violation.evidence.trace_ids.len(), 1);
+
+    // The Policies view: what applies to each workload and which rules the traffic used.
+    let usage = live.policy_usage();
+    let details = usage
+        .iter()
+        .find(|w| w.workload == "details.bookinfo")
+        .unwrap();
+    assert_eq!((details.requests, details.violations), (2.0, 1.0));
+    let hits: Vec<(&str, &[f64])> = details
+        .policies
+        .iter()
+        .map(|p| (p.policy.as_str(), p.rule_hits.as_slice()))
+        .collect();
+    assert_eq!(
+        hits,
+        [
+            ("bookinfo/details-deny-reviews", &[1.0][..]),
+            ("bookinfo/details-viewer", &[1.0][..])
+        ]
+    );
+    let ratings = usage
+        .iter()
+        .find(|w| w.workload == "ratings.bookinfo")
+        .unwrap();
+    assert_eq!(ratings.denials, 1.0);
+    let viewer = ratings
+        .policies
+        .iter()
+        .find(|p| p.policy == "bookinfo/ratings-viewer")
+        .unwrap();
+    assert_eq!(viewer.rule_hits, [0.0, 0.0], "productpage matches no rule");
 }
 
 #[test]

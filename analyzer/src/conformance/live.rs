@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::checks::{Inputs, RBAC_DENIAL_OBSERVED, TRAFFIC_DENIED_BY_POLICY, check_shapes_where};
 use super::request::Resolver;
 use super::shapes::ShapeLog;
+use super::usage::{WorkloadPolicies, policy_usage};
 use crate::anomaly::{AnomalyKind, EdgeRef, Severity, Signal};
 use crate::engine::Analyzer;
 
@@ -193,6 +194,20 @@ impl LivePolicies {
     pub fn reload_if_changed(&self, now_ms: u64) -> Option<Result<usize, String>> {
         let changed = self.lock().fingerprint != self.source.fingerprint();
         changed.then(|| self.reload(now_ms))
+    }
+
+    /// Policies and rule hits per workload over the shapes in `log`.
+    pub fn usage(&self, analyzer: &Analyzer, log: &ShapeLog) -> Vec<WorkloadPolicies> {
+        let context = self.current();
+        let inputs = Inputs {
+            policies: &context.policies,
+            resolver: Resolver {
+                analyzer,
+                inventory: context.inventory.as_ref(),
+                trust_domain: &context.trust_domain,
+            },
+        };
+        policy_usage(log, inputs, |_| true)
     }
 
     /// The policy anomalies that hold over the shapes seen since `since_ms`.

@@ -14,6 +14,7 @@ pub mod live;
 pub mod offline;
 pub mod request;
 pub mod shapes;
+pub mod usage;
 
 pub use checks::{CHECKS, Inputs, check_shapes};
 pub use request::{Identity, Resolver};
