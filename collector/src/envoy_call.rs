@@ -87,6 +87,23 @@ pub struct EnvoyCall<'a> {
     pub server_duration_nanos: u64,
     /// Varies trace and span ids.
     pub seed: u64,
+    /// The call's place in a larger trace; `None`: a root call whose ids derive from `seed`.
+    pub context: Option<CallContext>,
+    /// Also the tags a sidecar sends that meshlens does not read or reads only for display
+    /// (`upstream_cluster.name`, `user_agent`, sizes, `downstream_cluster`,
+    /// `upstream_address`, `istio.cluster_id`, `error`), as a real sidecar does.
+    pub all_tags: bool,
+}
+
+/// Ids of a call inside a trace: the trace, the caller's CLIENT span (child of
+/// `parent_span_id`, the span of the request that made the call) and the callee's SERVER span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallContext {
+    pub trace_id: [u8; 16],
+    pub client_span_id: [u8; 8],
+    pub server_span_id: [u8; 8],
+    /// `None` for a root call (a gateway's CLIENT root span).
+    pub parent_span_id: Option<[u8; 8]>,
 }
 
 impl<'a> EnvoyCall<'a> {
@@ -107,10 +124,19 @@ impl<'a> EnvoyCall<'a> {
             client_duration_nanos: 2_000_000,
             server_duration_nanos: 1_500_000,
             seed,
+            context: None,
+            all_tags: false,
         }
     }
 
     fn ids(&self) -> ([u8; 16], [u8; 8], [u8; 8]) {
+        if let Some(context) = &self.context {
+            return (
+                context.trace_id,
+                context.client_span_id,
+                context.server_span_id,
+            );
+        }
         let mut trace = [0u8; 16];
         trace[..8]
             .copy_from_slice(&(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1).to_be_bytes());
@@ -166,7 +192,9 @@ impl<'a> EnvoyCall<'a> {
             trace_id: trace.to_vec(),
             span_id: if client_side { client } else { server }.to_vec(),
             parent_span_id: if client_side {
-                Vec::new()
+                self.context
+                    .and_then(|c| c.parent_span_id)
+                    .map_or_else(Vec::new, |p| p.to_vec())
             } else {
                 client.to_vec()
             },
@@ -192,15 +220,23 @@ impl<'a> EnvoyCall<'a> {
             "{}.{}.svc.cluster.local",
             self.callee.service, self.callee.namespace
         );
-        let mut attributes = self.common(&self.caller, format!("outbound|{}||{host}", self.port));
+        let cluster = format!("outbound|{}||{host}", self.port);
+        let mut attributes = self.common(&self.caller, cluster.clone());
         attributes.push(string_attr("peer.address", self.callee.ip()));
+        if self.all_tags {
+            self.push_incidental(&mut attributes, &self.caller, cluster, true);
+        }
         self.span(span::SpanKind::Client, attributes)
     }
 
     /// The callee's SERVER span.
     pub fn server_span(&self) -> Span {
-        let mut attributes = self.common(&self.callee, format!("inbound|{}||", self.port));
+        let cluster = format!("inbound|{}||", self.port);
+        let mut attributes = self.common(&self.callee, cluster.clone());
         attributes.push(string_attr("peer.address", self.caller.ip()));
+        if self.all_tags {
+            self.push_incidental(&mut attributes, &self.callee, cluster, false);
+        }
         if self.rbac_denied {
             attributes.push(string_attr(
                 "response_code_details",
@@ -220,6 +256,48 @@ impl<'a> EnvoyCall<'a> {
             ));
         }
         self.span(span::SpanKind::Server, attributes)
+    }
+}
+
+impl EnvoyCall<'_> {
+    /// The tags [`EnvoyCall::all_tags`] adds.
+    fn push_incidental(
+        &self,
+        attributes: &mut Vec<KeyValue>,
+        me: &Peer<'_>,
+        cluster: String,
+        client_side: bool,
+    ) {
+        let response_size = if self.rbac_denied {
+            "19" // "RBAC: access denied"
+        } else if self.status >= 500 {
+            "95"
+        } else {
+            "1843"
+        };
+        let user_agent = if self.caller.gateway || client_side && me.gateway {
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
+        } else {
+            "python-requests/2.31.0"
+        };
+        let upstream_address = if client_side {
+            format!("{}:{}", self.callee.ip(), self.port)
+        } else {
+            format!("{}:{}", me.ip(), self.port)
+        };
+        attributes.extend([
+            string_attr("upstream_cluster.name", cluster),
+            string_attr("downstream_cluster", "-"),
+            string_attr("user_agent", user_agent),
+            string_attr("request_size", "0"),
+            string_attr("response_size", response_size),
+            string_attr("upstream_address", upstream_address),
+            string_attr("istio.cluster_id", "Kubernetes"),
+        ]);
+        let failed = self.status >= 500 || (client_side && self.status >= 400);
+        if failed {
+            attributes.push(string_attr("error", "true"));
+        }
     }
 }
 

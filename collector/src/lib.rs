@@ -5,6 +5,7 @@
 //! - [`wire`]: a zero-copy OTLP protobuf walker for the hot ingest path.
 //! - [`summary`], [`inspect`]: what normalisation made of spans, for users to check.
 //! - [`sample`]: Envoy-shaped requests for benchmarks, tests and load generation.
+//! - [`simulate`]: the built-in mesh simulator and its senders (`meshlens demo`, `loadgen`).
 //! - [`server`]: `meshlens serve` — OTLP gRPC/HTTP and Zipkin receivers, self-metrics, recording.
 
 pub mod envoy_call;
@@ -15,6 +16,7 @@ pub mod normalize;
 pub mod recorded;
 pub mod sample;
 pub mod server;
+pub mod simulate;
 pub mod span;
 pub mod summary;
 pub mod wire;

@@ -1,16 +1,19 @@
 //! Subcommands and their flags.
 
 mod authz;
+mod demo;
 mod export;
 mod graph;
 mod inspect;
 mod lint;
 mod listen;
+mod loadgen;
 mod output;
 mod policy_input;
 mod serve;
 mod suggest;
 mod trace_input;
+mod tui;
 
 use std::process::ExitCode;
 
@@ -44,6 +47,12 @@ enum Command {
     Lint(lint::LintArgs),
     /// Write least-privilege AuthorizationPolicies that allow exactly the traffic traces show.
     Suggest(suggest::SuggestArgs),
+    /// Run a simulated mesh with scripted incidents against an in-process collector.
+    Demo(demo::DemoArgs),
+    /// Send the simulated mesh's traffic as load to a trace receiver.
+    Loadgen(loadgen::LoadgenArgs),
+    /// Terminal dashboard attached to a running `serve` (--connect http://host:9464).
+    Tui(tui::TuiArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -55,5 +64,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Authz(command) => authz::run(command),
         Command::Lint(args) => lint::run(args),
         Command::Suggest(args) => suggest::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Loadgen(args) => loadgen::run_loadgen(args),
+        Command::Tui(args) => tui::run(args),
     }
 }

@@ -4,20 +4,22 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use meshlens_analyzer::AnalyzerConfig;
 use meshlens_analyzer::anomaly::AnomalyConfig;
+use meshlens_analyzer::anomaly::AnomalyEvent;
 use meshlens_analyzer::api::{self, parse_duration};
 use meshlens_analyzer::conformance::live::{LivePolicies, PolicySource};
-use meshlens_analyzer::live::{Live, now_ms};
+use meshlens_analyzer::live::{Live, Ticker, now_ms};
 use meshlens_analyzer::servicegraph::ServiceGraphMetrics;
 use meshlens_collector::Interner;
 use meshlens_collector::server::{
-    Collector, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES, DEFAULT_QUEUE_SPANS,
-    Pipeline, ServeConfig,
+    BoundAddrs, Collector, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES,
+    DEFAULT_QUEUE_SPANS, Pipeline, PipelineReport, ServeConfig,
 };
 use meshlens_policies::eval;
 
@@ -151,6 +153,83 @@ async fn serve(
     anomalies: AnomalyConfig,
     policies: Option<Arc<LivePolicies>>,
 ) -> anyhow::Result<ExitCode> {
+    let running = start(config, analyzer, anomalies, policies, Ticking::Standard).await?;
+    let addrs = running.addrs();
+    for (name, addr) in [
+        ("otlp_grpc", addrs.otlp_grpc),
+        ("otlp_http", addrs.otlp_http),
+        ("zipkin", addrs.zipkin),
+        ("api", addrs.api),
+    ] {
+        if let Some(addr) = addr {
+            warn_if_exposed(name, addr);
+        }
+    }
+    // One stable, machine-readable line: scripts and tests that bind port 0 read it.
+    println!("{}", listening_line(addrs));
+    wait_for_signal(&running.live).await?;
+    tracing::info!("shutting down: draining the queue");
+    let report = running.stop().await;
+    tracing::info!(
+        batches = report.batches,
+        spans = report.spans,
+        recorded_batches = report.recorded_batches,
+        "stopped"
+    );
+    Ok(if report.record_errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// How the analyzer's clock ticks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Ticking {
+    /// As `serve` runs: expiry every second, an observation every 5 s.
+    Standard,
+    /// This many times faster (the demo's compressed timeline).
+    Scaled(f64),
+}
+
+/// A collector and its live analyzer, started as `meshlens serve` starts them.
+#[derive(Debug)]
+pub(super) struct Running {
+    pub live: Live,
+    collector: Collector,
+    ticker: Option<TickerGuard>,
+}
+
+#[derive(Debug)]
+enum TickerGuard {
+    Standard(#[allow(dead_code)] Ticker),
+    Scaled(#[allow(dead_code)] ScaledTicker),
+}
+
+impl Running {
+    pub fn addrs(&self) -> BoundAddrs {
+        self.collector.addrs()
+    }
+
+    /// Ends the streams, stops the listeners, drains the queue (and the recording), then
+    /// stops the ticker.
+    pub async fn stop(mut self) -> PipelineReport {
+        self.live.close();
+        let report = self.collector.shutdown().await;
+        drop(self.ticker.take());
+        report
+    }
+}
+
+/// Starts the live analyzer (with the policy checks, when given) and the collector feeding
+/// it: what `meshlens serve` runs, and `meshlens demo` in-process.
+pub(super) async fn start(
+    config: ServeConfig,
+    analyzer: AnalyzerConfig,
+    anomalies: AnomalyConfig,
+    policies: Option<Arc<LivePolicies>>,
+    ticking: Ticking,
+) -> anyhow::Result<Running> {
     let interner = Interner::new();
     let live = Live::new(interner.clone(), analyzer, anomalies);
     if let Some(policies) = policies {
@@ -168,44 +247,92 @@ async fn serve(
         .with(sink, api::router(live.clone()))
         .with_metrics(ServiceGraphMetrics::new(live.clone()));
     let collector = Collector::start(config, pipeline).await?;
-    let ticker = live
-        .spawn_ticker()
-        .context("cannot start the analyzer's ticker")?;
-    let addrs = collector.addrs();
-    for (name, addr) in [
-        ("otlp_grpc", addrs.otlp_grpc),
-        ("otlp_http", addrs.otlp_http),
-        ("zipkin", addrs.zipkin),
-        ("api", addrs.api),
-    ] {
-        if let Some(addr) = addr {
-            warn_if_exposed(name, addr);
-        }
-    }
-    // One stable, machine-readable line: scripts and tests that bind port 0 read it.
-    println!(
+    let ticker = match ticking {
+        Ticking::Standard => TickerGuard::Standard(
+            live.spawn_ticker()
+                .context("cannot start the analyzer's ticker")?,
+        ),
+        Ticking::Scaled(scale) => TickerGuard::Scaled(
+            ScaledTicker::spawn(live.clone(), scale)
+                .context("cannot start the analyzer's ticker")?,
+        ),
+    };
+    Ok(Running {
+        live,
+        collector,
+        ticker: Some(ticker),
+    })
+}
+
+/// `meshlens: listening otlp_grpc=… otlp_http=… zipkin=… api=…`
+pub(super) fn listening_line(addrs: BoundAddrs) -> String {
+    format!(
         "meshlens: listening otlp_grpc={} otlp_http={} zipkin={} api={}",
         shown(addrs.otlp_grpc),
         shown(addrs.otlp_http),
         shown(addrs.zipkin),
         shown(addrs.api)
-    );
-    wait_for_signal(&live).await?;
-    tracing::info!("shutting down: draining the queue");
-    live.close();
-    let report = collector.shutdown().await;
-    drop(ticker);
-    tracing::info!(
-        batches = report.batches,
-        spans = report.spans,
-        recorded_batches = report.recorded_batches,
-        "stopped"
-    );
-    Ok(if report.record_errors > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    )
+}
+
+/// [`Live::spawn_ticker`] on a faster clock: expiry every `1/scale` s, an observation every
+/// `5/scale` s. (Belongs in `Live` as `spawn_ticker_every`; kept here until it moves.)
+#[derive(Debug)]
+pub(super) struct ScaledTicker {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ScaledTicker {
+    fn spawn(live: Live, scale: f64) -> std::io::Result<Self> {
+        let scale = if scale.is_finite() && scale >= 1.0 {
+            scale
+        } else {
+            1.0
+        };
+        let tick = Duration::from_secs_f64(1.0 / scale);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("meshlens-analyzer-tick".into())
+            .spawn(move || {
+                let mut ticks = 0u64;
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    ticks += 1;
+                    let observe = ticks.is_multiple_of(5);
+                    if observe
+                        && let Some(Err(error)) =
+                            live.policies().and_then(|p| p.reload_if_changed(now_ms()))
+                    {
+                        tracing::error!("authorization policies not reloaded: {error}");
+                    }
+                    for event in live.tick(observe) {
+                        match event {
+                            AnomalyEvent::Started(a) => tracing::warn!(
+                                kind = ?a.kind, severity = ?a.severity, "anomaly: {}", a.message
+                            ),
+                            AnomalyEvent::Ended(a) => {
+                                tracing::info!(kind = ?a.kind, "anomaly ended: {}", a.message)
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for ScaledTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 fn shown(addr: Option<SocketAddr>) -> String {

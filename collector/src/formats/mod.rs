@@ -7,3 +7,5 @@ pub mod otlp_json;
 pub mod source;
 /// Zipkin v2 JSON, so Envoy's and other Zipkin tracers' spans read as OTLP.
 pub mod zipkin;
+/// Zipkin v2 JSON out: what the load generator sends to Zipkin receivers.
+pub mod zipkin_encode;
