@@ -11,7 +11,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
-    init_logging();
+    init_logging(!cli.draws_dashboard());
     match cmd::run(cli) {
         Ok(code) => code,
         // A reader that stopped early (`meshlens graph | head`) is not an error.
@@ -31,9 +31,13 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-fn init_logging() {
+fn init_logging(to_stderr: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("MESHLENS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = if to_stderr {
+        EnvFilter::try_from_env("MESHLENS_LOG").unwrap_or_else(|_| EnvFilter::new("info"))
+    } else {
+        EnvFilter::new("off")
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -2,7 +2,7 @@
 //! the edge they show, served newest first with times relative to the trace's start.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use meshlens_analyzer::samples::TraceSamples;
+use meshlens_analyzer::samples::{TraceSamples, is_sampled};
 use meshlens_collector::envoy_call::{EnvoyCall, Peer, request_of};
 use meshlens_collector::normalize::Normalizer;
 use meshlens_collector::{Interner, Span};
@@ -32,7 +32,7 @@ fn one_trace_in_sixteen_is_kept_whole_and_found_by_its_edge() {
     let sampled: std::collections::BTreeSet<_> = spans
         .iter()
         .map(|s| s.trace_id)
-        .filter(|id| id[15] & 0x0f == 0)
+        .filter(is_sampled)
         .collect();
     assert!(
         !sampled.is_empty() && sampled.len() < 160 / 4,

@@ -1,9 +1,10 @@
 //! `meshlens demo`: a collector and its live analyzer (started as `serve` starts them, on
 //! loopback port 0), the demo policies, and the built-in mesh simulator sending its traffic
 //! and scripted incidents to that collector over real OTLP/gRPC. `--headless` prints a
-//! summary after `--duration`; the dashboard (coming) will read [`DemoHandle::live`].
+//! summary after `--duration`; otherwise the dashboard shows [`DemoHandle::live`] until quit.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -157,13 +158,13 @@ pub fn start_demo(options: DemoOptions) -> anyhow::Result<DemoHandle> {
         Ticking::Standard
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let running = runtime.block_on(serve::start(
+    let prepared = serve::Prepared {
         config,
         analyzer,
         anomalies,
-        Some(Arc::new(policies)),
-        ticking,
-    ))?;
+        policies: Some(Arc::new(policies)),
+    };
+    let running = runtime.block_on(serve::start(prepared, ticking))?;
     let addrs = running.addrs();
     let grpc = addrs
         .otlp_grpc
@@ -500,11 +501,18 @@ impl DemoReport {
     }
 }
 
+impl DemoArgs {
+    pub fn headless(&self) -> bool {
+        self.headless
+    }
+}
+
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    if !args.headless {
+    let dashboard = !args.headless && std::io::stdout().is_terminal();
+    if !args.headless && !dashboard {
         eprintln!(
-            "meshlens demo: the dashboard is coming; running headless (as with --headless) and \
-             printing a summary at the end"
+            "meshlens demo: standard output is not a terminal; running headless (as with \
+             --headless) and printing a summary at the end"
         );
     }
     let options = DemoOptions {
@@ -514,6 +522,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
     };
     let demo = start_demo(options)?;
+    if dashboard {
+        return run_dashboard(demo);
+    }
     let duration = args.duration.unwrap_or_else(|| {
         Duration::from_secs_f64(demo.timeline.length / demo.time_scale.max(1.0))
     });
@@ -540,5 +551,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", report.text());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dashboard over the demo until the user quits; the simulation runs on meanwhile.
+fn run_dashboard(demo: DemoHandle) -> anyhow::Result<ExitCode> {
+    let (updates, feeder) = meshlens_tui::live_source::feed(
+        demo.live.clone(),
+        Window::ONE_MINUTE,
+        Duration::from_secs(1),
+    );
+    let shown = meshlens_tui::run(updates, meshlens_tui::RunOptions::default());
+    drop(feeder);
+    let report = demo.shutdown()?;
+    shown.context("terminal dashboard")?;
+    print!("{}", report.text());
     Ok(ExitCode::SUCCESS)
 }

@@ -55,6 +55,19 @@ enum Command {
     Tui(tui::TuiArgs),
 }
 
+impl Cli {
+    /// The command draws the dashboard: it owns the terminal, and log lines on standard
+    /// error would tear through it.
+    pub fn draws_dashboard(&self) -> bool {
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        match &self.command {
+            Command::Tui(_) => terminal,
+            Command::Demo(args) => terminal && !args.headless(),
+            _ => false,
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),

@@ -104,6 +104,21 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(args)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(prepared))
+}
+
+/// What the flags ask for, read and checked: configuration, anomaly thresholds, policies.
+#[derive(Debug)]
+pub(super) struct Prepared {
+    pub config: ServeConfig,
+    pub analyzer: AnalyzerConfig,
+    pub anomalies: AnomalyConfig,
+    pub policies: Option<Arc<LivePolicies>>,
+}
+
+pub(super) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     let analyzer = AnalyzerConfig {
         pair_ttl: args.pair_ttl,
         max_items: args.pair_max_items,
@@ -143,17 +158,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         record: args.record,
         span_multiplier_key: args.span_multiplier_key,
     };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, analyzer, anomalies, policies))
+    Ok(Prepared {
+        config,
+        analyzer,
+        anomalies,
+        policies,
+    })
 }
 
-async fn serve(
-    config: ServeConfig,
-    analyzer: AnalyzerConfig,
-    anomalies: AnomalyConfig,
-    policies: Option<Arc<LivePolicies>>,
-) -> anyhow::Result<ExitCode> {
-    let running = start(config, analyzer, anomalies, policies, Ticking::Standard).await?;
+async fn serve(prepared: Prepared) -> anyhow::Result<ExitCode> {
+    let running = start(prepared, Ticking::Standard).await?;
     let addrs = running.addrs();
     for (name, addr) in [
         ("otlp_grpc", addrs.otlp_grpc),
@@ -223,13 +237,13 @@ impl Running {
 
 /// Starts the live analyzer (with the policy checks, when given) and the collector feeding
 /// it: what `meshlens serve` runs, and `meshlens demo` in-process.
-pub(super) async fn start(
-    config: ServeConfig,
-    analyzer: AnalyzerConfig,
-    anomalies: AnomalyConfig,
-    policies: Option<Arc<LivePolicies>>,
-    ticking: Ticking,
-) -> anyhow::Result<Running> {
+pub(super) async fn start(prepared: Prepared, ticking: Ticking) -> anyhow::Result<Running> {
+    let Prepared {
+        config,
+        analyzer,
+        anomalies,
+        policies,
+    } = prepared;
     let interner = Interner::new();
     let live = Live::new(interner.clone(), analyzer, anomalies);
     if let Some(policies) = policies {

@@ -1,17 +1,26 @@
-//! `meshlens tui --connect URL`: the terminal dashboard attached to a running `serve`.
+//! `meshlens tui`: the terminal dashboard over a collector in this process (serve's flags), or
+//! attached to a running `serve` with `--connect URL`.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use meshlens_analyzer::api::{parse_duration, parse_window};
+use meshlens_tui::live_source::feed;
 use meshlens_tui::sse::{ConnectOptions, connect, normalize_base_url};
 use meshlens_tui::{ConnectionState, RunOptions};
 
+use super::serve::{self, ServeArgs, Ticking};
+
 #[derive(Debug, Args)]
 pub struct TuiArgs {
-    /// The API of a running `meshlens serve` (http://host:9464).
+    /// Attach to the API of a running `meshlens serve` (http://host:9464) instead of running
+    /// the collector in this process.
     #[arg(long, value_name = "URL")]
-    connect: String,
+    connect: Option<String>,
+    /// Without --connect: the collector's flags, as for `meshlens serve`.
+    #[command(flatten)]
+    serve: ServeArgs,
     /// Graph window: 60s, 5m, 15m or all.
     #[arg(long, default_value = "60s")]
     window: String,
@@ -21,12 +30,15 @@ pub struct TuiArgs {
 }
 
 pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    let Some(target) = args.connect.clone() else {
+        return run_in_process(args);
+    };
     let options = ConnectOptions {
         window: args.window,
         interval: args.interval,
         ..ConnectOptions::default()
     };
-    let url = normalize_base_url(&args.connect);
+    let url = normalize_base_url(&target);
     let (updates, connection) = connect(&url, options);
     let result = meshlens_tui::run(
         updates,
@@ -37,5 +49,20 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
     );
     drop(connection);
     result.context("terminal dashboard")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The collector and analyzer in this process, as `serve` runs them, under the dashboard.
+fn run_in_process(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    let window = parse_window(&args.window).map_err(anyhow::Error::msg)?;
+    let interval = parse_duration(&args.interval).map_err(anyhow::Error::msg)?;
+    let prepared = serve::prepare(args.serve)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let running = runtime.block_on(serve::start(prepared, Ticking::Standard))?;
+    let (updates, feeder) = feed(running.live.clone(), window, interval);
+    let shown = meshlens_tui::run(updates, RunOptions::default());
+    drop(feeder);
+    let _ = runtime.block_on(running.stop());
+    shown.context("terminal dashboard")?;
     Ok(ExitCode::SUCCESS)
 }

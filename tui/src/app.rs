@@ -421,14 +421,26 @@ impl App {
         self.edge_rows.first().map(|&i| &edges[i])
     }
 
-    /// Sample traces of the current edge (by its trace ids).
+    /// Sample traces of the current edge: those with one of its trace ids, or in which a span
+    /// of its source has a child span of its target.
     pub fn traces_for_edge(&self) -> Vec<usize> {
         let Some(edge) = self.current_edge() else {
             return Vec::new();
         };
         let ids: BTreeSet<&str> = edge.trace_ids.iter().map(String::as_str).collect();
+        let shows_call = |trace: &crate::data::TraceSample| {
+            trace.spans.iter().enumerate().any(|(i, child)| {
+                child.service == edge.target
+                    && trace.spans[..i]
+                        .iter()
+                        .any(|p| p.service == edge.source && p.depth + 1 == child.depth)
+            })
+        };
         (0..self.data.traces.len())
-            .filter(|&i| ids.contains(self.data.traces[i].trace_id.as_str()))
+            .filter(|&i| {
+                let trace = &self.data.traces[i];
+                ids.contains(trace.trace_id.as_str()) || shows_call(trace)
+            })
             .collect()
     }
 

@@ -7,8 +7,10 @@
 //! from [`sse::connect`] attached to a running `meshlens serve`.
 
 pub mod app;
+pub mod convert;
 pub mod data;
 pub mod layout;
+pub mod live_source;
 pub mod sample;
 pub mod sse;
 pub mod view;

@@ -13,7 +13,12 @@ use meshlens_analyzer::anomaly::Anomaly;
 use meshlens_analyzer::snapshot::GraphSnapshot;
 use serde::Deserialize;
 
-use crate::data::{ConnectionState, PolicyPanel, PolicySetStatus, Update};
+use meshlens_analyzer::conformance::live::PolicyStatus;
+use meshlens_analyzer::conformance::usage::WorkloadPolicies;
+use meshlens_analyzer::samples::TraceView;
+
+use crate::convert::{policy_panel, trace_sample};
+use crate::data::{ConnectionState, PolicyPanel, TraceSample, Update};
 
 /// One server-sent event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -134,7 +139,7 @@ pub struct ConnectOptions {
     /// First reconnect delay, doubled per failure up to `max_backoff`.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
-    /// How often the policy status is fetched again.
+    /// How often the policy status and usage, and the sample traces, are fetched again.
     pub policy_refresh: Duration,
 }
 
@@ -306,6 +311,11 @@ fn session(
             {
                 return End::Quit;
             }
+            if let Some(traces) = fetch_traces(client, base)
+                && tx.send(Update::Traces(traces)).is_err()
+            {
+                return End::Quit;
+            }
         }
         let n = match response.read(&mut chunk) {
             Ok(0) => return End::Lost("the stream ended".to_owned()),
@@ -336,10 +346,33 @@ fn fetch_policies(client: &reqwest::blocking::Client, base: &str) -> Option<Opti
     if !response.status().is_success() {
         return None;
     }
-    let status: PolicySetStatus = serde_json::from_slice(&response.bytes().ok()?).ok()?;
-    Some(Some(PolicyPanel {
-        status: Some(status),
-        detail_available: false,
-        workloads: Vec::new(),
-    }))
+    let answer: PoliciesAnswer = serde_json::from_slice(&response.bytes().ok()?).ok()?;
+    Some(Some(policy_panel(answer.status, answer.workloads)))
+}
+
+/// `GET /api/v1/policies`: the set's status and, from servers that have it, the rule usage.
+#[derive(Debug, Deserialize)]
+struct PoliciesAnswer {
+    #[serde(flatten)]
+    status: PolicyStatus,
+    #[serde(default)]
+    workloads: Vec<WorkloadPolicies>,
+}
+
+/// The sample traces `serve` keeps (`GET /api/v1/traces`); `None` when it could not tell.
+fn fetch_traces(client: &reqwest::blocking::Client, base: &str) -> Option<Vec<TraceSample>> {
+    #[derive(Deserialize)]
+    struct Answer {
+        traces: Vec<TraceView>,
+    }
+    let response = client
+        .get(format!("{base}/api/v1/traces?limit=50"))
+        .timeout(Duration::from_secs(3))
+        .send()
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let answer: Answer = serde_json::from_slice(&response.bytes().ok()?).ok()?;
+    Some(answer.traces.iter().map(trace_sample).collect())
 }

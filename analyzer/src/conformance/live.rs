@@ -14,7 +14,7 @@ use meshlens_policies::eval::{self, PolicySet};
 use meshlens_policies::inventory::read_inventory;
 use meshlens_policies::model::Inventory;
 use meshlens_policies::parse::read_policies;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::checks::{Inputs, RBAC_DENIAL_OBSERVED, TRAFFIC_DENIED_BY_POLICY, check_shapes_where};
 use super::request::Resolver;
@@ -40,7 +40,7 @@ pub struct PolicyContext {
 }
 
 /// What `GET /api/v1/policies` says about the loaded set.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyStatus {
     pub policies: usize,
     pub files: Vec<String>,

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use meshlens_policies::eval::{RuleStatus, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::checks::Inputs;
 use super::shapes::{Shape, ShapeLog};
 
 /// One workload that received traffic, and the policies that apply to it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadPolicies {
     /// The graph node (`reviews.bookinfo`).
     pub workload: String,
@@ -22,7 +22,7 @@ pub struct WorkloadPolicies {
     pub policies: Vec<PolicyUse>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PolicyUse {
     pub policy: String,
     pub action: String,
