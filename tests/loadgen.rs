@@ -7,8 +7,7 @@ mod common;
 use common::metric;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 struct Serve {
@@ -18,32 +17,18 @@ struct Serve {
 
 impl Serve {
     fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
-            .args(["serve", "--otlp-grpc", "127.0.0.1:0", "--otlp-http"])
-            .args([
-                "127.0.0.1:0",
-                "--zipkin",
-                "127.0.0.1:0",
-                "--api",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .env("MESHLENS_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let listening = line
-            .trim()
-            .strip_prefix("meshlens: listening ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .split(' ')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let mut args = vec![
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--zipkin",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        let (child, listening) = common::spawn_serve(&args);
         Self { child, listening }
     }
 

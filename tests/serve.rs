@@ -8,9 +8,8 @@ mod common;
 use common::metric;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use meshlens_collector::formats::source::read_trace_file;
@@ -35,38 +34,21 @@ impl Serve {
     fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let record = dir.path().join("recording.jsonl");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
-            .args([
-                "serve",
-                "--otlp-grpc",
-                "127.0.0.1:0",
-                "--otlp-http",
-                "127.0.0.1:0",
-            ])
-            .args([
-                "--zipkin",
-                "127.0.0.1:0",
-                "--api",
-                "127.0.0.1:0",
-                "--record",
-            ])
-            .arg(&record)
-            .args(extra)
-            .env("MESHLENS_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let listening = line
-            .trim()
-            .strip_prefix("meshlens: listening ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .split(' ')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let mut args = vec![
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--zipkin",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+            "--record",
+        ];
+        let record_arg = record.to_str().unwrap().to_owned();
+        args.push(&record_arg);
+        args.extend_from_slice(extra);
+        let (child, listening) = common::spawn_serve(&args);
         Self {
             child,
             listening,

@@ -2,9 +2,10 @@
 //! real `meshlens serve` (port 0) delivers an update with the posted trace's edges.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use meshlens_tui::sse::{ConnectOptions, connect};
@@ -17,24 +18,16 @@ struct Serve {
 
 impl Serve {
     fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
-            .args(["serve", "--otlp-grpc", "off", "--zipkin", "off"])
-            .args(["--otlp-http", "127.0.0.1:0", "--api", "127.0.0.1:0"])
-            .env("MESHLENS_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let listening = line
-            .trim()
-            .strip_prefix("meshlens: listening ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .split(' ')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let (child, listening) = common::spawn_serve(&[
+            "--otlp-grpc",
+            "off",
+            "--zipkin",
+            "off",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+        ]);
         Self { child, listening }
     }
 }

@@ -2,7 +2,9 @@
 //! golden files.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::process::{Command, Output};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
 
 #[path = "golden.rs"]
 mod golden;
@@ -29,4 +31,29 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Starts `meshlens serve` with `args` (listeners on port 0 given by the caller) and reads its
+/// first line: the bound address of each listener (`otlp_grpc`, `otlp_http`, `zipkin`, `api`).
+pub fn spawn_serve(args: &[&str]) -> (Child, BTreeMap<String, String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
+        .arg("serve")
+        .args(args)
+        .env("MESHLENS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let listening = line
+        .trim()
+        .strip_prefix("meshlens: listening ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .split(' ')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    (child, listening)
 }
