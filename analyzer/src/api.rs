@@ -129,6 +129,10 @@ struct Stats {
     dropped_node_cap: u64,
     dropped_edge_cap: u64,
     path_templates_overflow: u64,
+    /// Distinct strings interned (names, hosts, methods…), and new ones turned into
+    /// `<overflow>` once the interner's cap was reached.
+    interned_strings: usize,
+    interned_overflow: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +198,8 @@ async fn policies(State(live): State<Live>) -> Response {
 
 async fn stats(State(live): State<Live>) -> Response {
     let (pairing, c) = live.stats();
+    let (interned_strings, interned_overflow) =
+        live.with_analyzer(|a| (a.interner().len(), a.interner().overflowed()));
     json(&Stats {
         pairing,
         root_servers: c.root_servers,
@@ -204,6 +210,8 @@ async fn stats(State(live): State<Live>) -> Response {
         dropped_node_cap: c.dropped_node_cap,
         dropped_edge_cap: c.dropped_edge_cap,
         path_templates_overflow: c.path_templates_overflow,
+        interned_strings,
+        interned_overflow,
     })
 }
 

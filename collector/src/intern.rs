@@ -19,12 +19,25 @@ const RECENT_CAPACITY: usize = 4096;
 /// The longest key a [`ThreadMemo`] keeps, so that its memory stays bounded too.
 const MEMO_KEY_LIMIT: usize = 1024;
 
+/// Distinct strings an interner holds by default. Interned strings live as long as the
+/// process, so spans inventing names (a cardinality attack, ids in span names) must not
+/// grow the table without bound: past the cap, and for absurdly long strings, new strings
+/// all become [`OVERFLOW`], which shows up (as a node, a method) instead of memory growing.
+pub const DEFAULT_MAX_STRINGS: usize = 1 << 20;
+/// The longest string interned as itself.
+pub const MAX_STRING_LEN: usize = 4096;
+/// What strings past the caps become.
+pub const OVERFLOW: &str = "<overflow>";
+
 /// A shared, thread-safe string interner. Cloning is cheap and shares the table.
 #[derive(Clone)]
 pub struct Interner {
     table: Arc<ThreadedRodeo>,
     /// Tells apart interners for the per-thread cache (an address could be reused).
     id: u64,
+    max_strings: usize,
+    /// Strings turned into [`OVERFLOW`].
+    overflowed: Arc<AtomicU64>,
 }
 
 /// Each thread's recently interned strings. The shared table takes a lock per lookup; on the
@@ -64,6 +77,8 @@ impl Default for Interner {
         Self {
             table: Arc::default(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            max_strings: DEFAULT_MAX_STRINGS,
+            overflowed: Arc::default(),
         }
     }
 }
@@ -73,10 +88,37 @@ impl Interner {
         Self::default()
     }
 
+    /// An interner holding at most `max_strings` distinct strings (then [`OVERFLOW`]).
+    pub fn with_max_strings(max_strings: usize) -> Self {
+        Self {
+            max_strings,
+            ..Self::default()
+        }
+    }
+
+    /// Strings that became [`OVERFLOW`] because a cap was reached.
+    pub fn overflowed(&self) -> u64 {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// The table's symbol for `s`, within the caps.
+    fn intern_capped(&self, s: &str) -> Sym {
+        if let Some(sym) = self.table.get(s) {
+            return sym;
+        }
+        // The length check and the insert are not one step: concurrent threads may overshoot
+        // the cap by a few strings, never by an unbounded number.
+        if s.len() > MAX_STRING_LEN || self.table.len() >= self.max_strings {
+            self.overflowed.fetch_add(1, Ordering::Relaxed);
+            return self.table.get_or_intern_static(OVERFLOW);
+        }
+        self.table.get_or_intern(s)
+    }
+
     pub fn intern(&self, s: &str) -> Sym {
         RECENT.with(|recent| {
             let Ok(mut recent) = recent.try_borrow_mut() else {
-                return self.table.get_or_intern(s);
+                return self.intern_capped(s);
             };
             if recent.interner != self.id {
                 recent.symbols.clear();
@@ -85,7 +127,11 @@ impl Interner {
             if let Some(&sym) = recent.symbols.get(s) {
                 return sym;
             }
-            let sym = self.table.get_or_intern(s);
+            let sym = self.intern_capped(s);
+            if s.len() > MAX_STRING_LEN {
+                // Not remembered: the cache's memory stays bounded too.
+                return sym;
+            }
             if recent.symbols.len() >= RECENT_CAPACITY {
                 recent.symbols.clear();
             }
@@ -154,6 +200,28 @@ impl fmt::Debug for Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn past_the_caps_new_strings_become_overflow_and_old_ones_stay() {
+        let interner = Interner::with_max_strings(3);
+        let a = interner.intern("a");
+        interner.intern("b");
+        interner.intern("c");
+        let d = interner.intern("d");
+        assert_eq!(interner.resolve(d), OVERFLOW);
+        assert_eq!(interner.intern("a"), a, "known strings keep their symbol");
+        assert_eq!(interner.resolve(a), "a");
+        assert_eq!(
+            interner.intern("e"),
+            d,
+            "every new string is the same overflow"
+        );
+        let fresh = Interner::new();
+        let long = "x".repeat(MAX_STRING_LEN + 1);
+        assert_eq!(fresh.resolve(fresh.intern(&long)), OVERFLOW);
+        assert_eq!((interner.overflowed(), fresh.overflowed()), (2, 1));
+        assert_eq!(interner.len(), 4, "a, b, c and the overflow");
+    }
 
     #[test]
     fn interners_never_share_symbols_through_the_thread_cache() {
