@@ -14,6 +14,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use meshlens_collector::Interner;
 use meshlens_collector::sample::envoy_request;
+use meshlens_collector::server::conn::HttpLimits;
 use meshlens_collector::server::{Collector, Pipeline, ServeConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -37,6 +38,7 @@ fn config(max_request_bytes: usize, queue_spans: usize) -> ServeConfig {
         queue_spans,
         record: None,
         span_multiplier_key: None,
+        http_limits: HttpLimits::default(),
     }
 }
 
@@ -482,4 +484,64 @@ async fn zipkin_v2_json_is_accepted_and_normalised() {
         "{summary}"
     );
     assert_eq!(collector.shutdown().await.spans, 16);
+}
+
+/// Slow or stuck HTTP clients cannot hold the server: a client that never finishes its
+/// headers is cut off at the deadline, connections past the cap are closed at once, and the
+/// server answers real requests as soon as a slot frees up.
+#[tokio::test]
+async fn slowloris_clients_are_cut_off_and_the_server_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let limits = HttpLimits {
+        max_connections: 2,
+        header_read_timeout: Duration::from_millis(400),
+    };
+    let collector = Collector::start(
+        ServeConfig {
+            http_limits: limits,
+            ..config(1 << 20, 100_000)
+        },
+        Pipeline::summary(Interner::new()),
+    )
+    .await
+    .unwrap();
+    let addr = collector.addrs().otlp_http.unwrap();
+    let started = std::time::Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"POST /v1/traces HTTP/1.1\r\nHost: meshlens\r\nContent-Ty")
+            .await
+            .unwrap();
+        stalled.push(stream);
+    }
+    // Both slots are taken: a third connection is closed without an answer.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = third
+        .write_all(b"GET /v1/traces HTTP/1.1\r\nHost: meshlens\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut answer))
+        .await
+        .expect("the refused connection is closed at once");
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+
+    // The stalled clients are cut off at the header deadline...
+    for mut stream in stalled {
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+            .await
+            .expect("a stalled client is disconnected");
+    }
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    // ... and real requests are served again.
+    let response = Http::otlp(&collector)
+        .post(PROTOBUF, envoy_request(4, 9).encode_to_vec())
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(collector.shutdown().await.spans, 4);
 }

@@ -19,6 +19,7 @@ use meshlens_analyzer::conformance::live::{LivePolicies, PolicySource};
 use meshlens_analyzer::live::{Live, now_ms};
 use meshlens_analyzer::snapshot::GraphSnapshot;
 use meshlens_analyzer::{AnalyzerConfig, Window};
+use meshlens_collector::server::conn::HttpLimits;
 use meshlens_collector::server::{
     BoundAddrs, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES,
     DEFAULT_QUEUE_SPANS, ServeConfig,
@@ -145,6 +146,7 @@ pub fn start_demo(options: DemoOptions) -> anyhow::Result<DemoHandle> {
         queue_spans: DEFAULT_QUEUE_SPANS,
         record: None,
         span_multiplier_key: None,
+        http_limits: HttpLimits::default(),
     };
     let defaults = AnalyzerConfig::default();
     let analyzer = AnalyzerConfig {

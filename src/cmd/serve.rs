@@ -17,6 +17,7 @@ use meshlens_analyzer::conformance::live::{LivePolicies, PolicySource};
 use meshlens_analyzer::live::{Live, Ticker, now_ms};
 use meshlens_analyzer::servicegraph::ServiceGraphMetrics;
 use meshlens_collector::Interner;
+use meshlens_collector::server::conn::HttpLimits;
 use meshlens_collector::server::{
     BoundAddrs, Collector, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES,
     DEFAULT_QUEUE_SPANS, Pipeline, PipelineReport, ServeConfig,
@@ -157,6 +158,7 @@ pub(super) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         queue_spans: args.queue_spans.max(1),
         record: args.record,
         span_multiplier_key: args.span_multiplier_key,
+        http_limits: HttpLimits::default(),
     };
     Ok(Prepared {
         config,

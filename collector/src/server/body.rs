@@ -24,7 +24,12 @@ pub enum BodyError {
     },
     #[error("could not read the request body: {0}")]
     Read(String),
+    #[error("the request body did not arrive within {0:?}")]
+    TimedOut(std::time::Duration),
 }
+
+/// How long a client may take to send a request body: a slow trickle does not hold a worker.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Encoding {
@@ -56,9 +61,10 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(BodyError::TooLarge { limit });
     }
-    let raw = Limited::new(body, limit)
-        .collect()
+    let collected = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect())
         .await
+        .map_err(|_| BodyError::TimedOut(BODY_READ_TIMEOUT))?;
+    let raw = collected
         .map_err(|error| {
             if error.downcast_ref::<LengthLimitError>().is_some() {
                 BodyError::TooLarge { limit }

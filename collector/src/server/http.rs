@@ -221,6 +221,7 @@ fn body_error_status(error: &BodyError) -> (StatusCode, ErrorReason) {
         BodyError::Corrupt { .. } | BodyError::Read(_) => {
             (StatusCode::BAD_REQUEST, ErrorReason::decode)
         }
+        BodyError::TimedOut(_) => (StatusCode::REQUEST_TIMEOUT, ErrorReason::timeout),
     }
 }
 

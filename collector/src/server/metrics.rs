@@ -36,6 +36,8 @@ pub enum ErrorReason {
     invalid_spans,
     /// The server is shutting down.
     shutting_down,
+    /// The client did not send its request body in time.
+    timeout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]

@@ -3,6 +3,7 @@
 
 mod api;
 mod body;
+pub mod conn;
 mod grpc;
 mod http;
 mod ingest;
@@ -14,6 +15,7 @@ mod record;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -31,7 +33,11 @@ pub const DEFAULT_MAX_HTTP_REQUEST_BYTES: usize = 20 << 20;
 pub const DEFAULT_QUEUE_SPANS: usize = 200_000;
 /// How long in-flight requests and open streams get to finish at shutdown before their
 /// connections are closed; acknowledged spans are drained whatever happens.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// A gRPC export that has not completed in this long is answered DEADLINE_EXCEEDED.
+pub const GRPC_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Concurrent streams per gRPC connection (exporters use one or a few).
+pub const GRPC_MAX_STREAMS: u32 = 100;
 
 /// What to listen on and how much to hold. `None` disables a listener.
 #[derive(Debug, Clone)]
@@ -46,6 +52,8 @@ pub struct ServeConfig {
     pub record: Option<PathBuf>,
     /// An attribute giving how many requests a sampled span stands for.
     pub span_multiplier_key: Option<String>,
+    /// Connection cap and header deadline of the HTTP listeners (OTLP/HTTP, Zipkin, API).
+    pub http_limits: conn::HttpLimits,
 }
 
 /// Where accepted spans go, and the API routes that read what they became.
@@ -193,7 +201,13 @@ impl Collector {
             let shutdown = until_stopped(stopped.clone());
             servers.spawn(async move {
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                // Slow or stuck clients: a deadline per request, bounded streams per
+                // connection, keep-alive pings that find dead peers.
                 let result = tonic::transport::Server::builder()
+                    .timeout(GRPC_REQUEST_TIMEOUT)
+                    .max_concurrent_streams(GRPC_MAX_STREAMS)
+                    .http2_keepalive_interval(Some(Duration::from_secs(30)))
+                    .http2_keepalive_timeout(Some(Duration::from_secs(10)))
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, shutdown)
                     .await;
@@ -208,15 +222,36 @@ impl Collector {
         };
         if let Some(listener) = http_listener {
             let router = http::otlp_router(state(config.max_http_request_bytes));
-            spawn_http(&mut servers, listener, router, stopped.clone(), "OTLP/HTTP");
+            spawn_http(
+                &mut servers,
+                listener,
+                router,
+                stopped.clone(),
+                config.http_limits,
+                "OTLP/HTTP",
+            );
         }
         if let Some(listener) = zipkin_listener {
             let router = http::zipkin_router(state(config.max_http_request_bytes));
-            spawn_http(&mut servers, listener, router, stopped.clone(), "Zipkin");
+            spawn_http(
+                &mut servers,
+                listener,
+                router,
+                stopped.clone(),
+                config.http_limits,
+                "Zipkin",
+            );
         }
         if let Some(listener) = api_listener {
             let router = api::router(Arc::new(registry), pipeline.api);
-            spawn_http(&mut servers, listener, router, stopped.clone(), "API");
+            spawn_http(
+                &mut servers,
+                listener,
+                router,
+                stopped.clone(),
+                config.http_limits,
+                "API",
+            );
         }
         drop(ingest);
 
@@ -291,14 +326,8 @@ fn spawn_http(
     listener: TcpListener,
     router: axum::Router,
     stopped: watch::Receiver<bool>,
+    limits: conn::HttpLimits,
     what: &'static str,
 ) {
-    servers.spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(until_stopped(stopped))
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, "{what} server failed");
-        }
-    });
+    servers.spawn(conn::serve_http(listener, router, stopped, limits, what));
 }
