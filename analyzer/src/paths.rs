@@ -61,6 +61,9 @@ fn is_uuid(b: &[u8]) -> bool {
         })
 }
 
+/// Longer paths get no template (and count as overflow): real routes are far shorter.
+pub const MAX_PATH_LEN: usize = 2048;
+
 /// A template in a [`PathTable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PathId(u32);
@@ -96,8 +99,15 @@ impl PathTable {
         }
     }
 
-    /// The id of `path`'s template, or `None` when the table is full and it is new.
+    /// The id of `path`'s template, or `None` when the table is full and it is new, or the
+    /// path is longer than [`MAX_PATH_LEN`].
     pub fn intern(&mut self, path: &str) -> Option<PathId> {
+        // Templates live as long as the graph: a few hostile 10 MB paths must not pin
+        // gigabytes (the table caps how many, this how big).
+        if path.len() > MAX_PATH_LEN {
+            self.overflow += 1;
+            return None;
+        }
         let slot = self.hasher.hash_one(path) as usize % RAW_CACHE_SLOTS;
         if let Some(Some((raw, id))) = self.raw.get(slot)
             && **raw == *path
@@ -142,7 +152,7 @@ impl PathTable {
         self.examples.get(id.0 as usize).map_or("", |s| s)
     }
 
-    /// Templates not recorded because the table was full.
+    /// Paths given no template: the table was full, or the path too long.
     pub fn overflow(&self) -> u64 {
         self.overflow
     }
@@ -194,5 +204,15 @@ mod tests {
         assert_eq!(table.intern("/ratings"), None);
         assert_eq!(table.overflow(), 1);
         assert_eq!(table.resolve(a.unwrap_or(PathId(9))), "/reviews/{id}");
+    }
+
+    #[test]
+    fn absurdly_long_paths_get_no_template() {
+        let mut table = PathTable::new(10);
+        let long = format!("/{}", "a".repeat(MAX_PATH_LEN));
+        assert_eq!(table.intern(&long), None);
+        assert_eq!((table.len(), table.overflow()), (0, 1));
+        let longest = format!("/{}", "a".repeat(MAX_PATH_LEN - 1));
+        assert!(table.intern(&longest).is_some());
     }
 }
