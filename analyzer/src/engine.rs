@@ -122,17 +122,23 @@ impl Analyzer {
         self.observer = Some(observer);
     }
 
-    pub fn observer(&self) -> Option<&dyn RequestObserver> {
-        self.observer.as_deref()
+    /// The observer, if it is a `T`.
+    pub fn observer<T: RequestObserver>(&self) -> Option<&T> {
+        let observer: &dyn std::any::Any = self.observer.as_deref()?;
+        observer.downcast_ref()
     }
 
-    pub fn observer_mut(&mut self) -> Option<&mut dyn RequestObserver> {
-        self.observer.as_deref_mut()
+    pub fn observer_mut<T: RequestObserver>(&mut self) -> Option<&mut T> {
+        let observer: &mut dyn std::any::Any = self.observer.as_deref_mut()?;
+        observer.downcast_mut()
     }
 
-    /// The observer back, to read what it gathered.
-    pub fn take_observer(&mut self) -> Option<Box<dyn RequestObserver>> {
-        self.observer.take()
+    /// The observer back, to read what it gathered: `None` when there is none or it is not
+    /// a `T` (then it stays).
+    pub fn take_observer<T: RequestObserver>(&mut self) -> Option<T> {
+        self.observer::<T>()?;
+        let observer: Box<dyn std::any::Any> = self.observer.take()?;
+        observer.downcast::<T>().ok().map(|observer| *observer)
     }
 
     /// A path template by id (request observers keep ids, not strings).

@@ -116,12 +116,19 @@ impl Live {
         let snapshot = state.analyzer.snapshot(Window::ONE_MINUTE, now);
         let mut events = state.detector.observe(&snapshot);
         if let Some(policies) = state.policies.clone() {
-            let signals = match ShapeLog::of_mut(&mut state.analyzer) {
+            let signals = match state.analyzer.observer_mut::<ShapeLog>() {
                 Some(log) => {
                     log.forget_before(now.saturating_sub(SHAPES_KEPT_MS));
-                    ShapeLog::of(&state.analyzer).map_or_else(Vec::new, |log| {
-                        policies.signals(&state.analyzer, log, now.saturating_sub(POLICY_WINDOW_MS))
-                    })
+                    state
+                        .analyzer
+                        .observer::<ShapeLog>()
+                        .map_or_else(Vec::new, |log| {
+                            policies.signals(
+                                &state.analyzer,
+                                log,
+                                now.saturating_sub(POLICY_WINDOW_MS),
+                            )
+                        })
                 }
                 None => Vec::new(),
             };
@@ -181,7 +188,7 @@ impl Live {
     /// (empty without policies).
     pub fn policy_usage(&self) -> Vec<WorkloadPolicies> {
         let state = self.lock();
-        match (&state.policies, ShapeLog::of(&state.analyzer)) {
+        match (&state.policies, state.analyzer.observer::<ShapeLog>()) {
             (Some(policies), Some(log)) => policies.usage(&state.analyzer, log),
             _ => Vec::new(),
         }

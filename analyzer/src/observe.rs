@@ -25,7 +25,7 @@ pub struct Resolved<'a> {
 
 /// Called for every request the graph records, on the ingesting thread: keep it cheap.
 /// `Any` lets the owner take its observer back with its concrete type
-/// ([`crate::Analyzer::take_observer`]).
+/// ([`crate::Analyzer::observer`], [`crate::Analyzer::take_observer`]).
 pub trait RequestObserver: Any + Send + Debug {
     fn observe(&mut self, request: &Resolved<'_>);
 }

@@ -5,6 +5,7 @@ use meshlens_collector::{Interner, Span};
 
 use crate::config::AnalyzerConfig;
 use crate::engine::Analyzer;
+use crate::observe::RequestObserver;
 use crate::snapshot::GraphSnapshot;
 use crate::window::Window;
 
@@ -17,14 +18,29 @@ pub fn analyze_all<'a>(
     spans: impl IntoIterator<Item = &'a Span>,
     config: AnalyzerConfig,
 ) -> GraphSnapshot {
+    replay(interner, spans, config, None).1
+}
+
+/// [`analyze_all`] with `observer` shown every request; the analyzer is returned too, to
+/// take the observer back and resolve what it kept.
+pub fn replay<'a>(
+    interner: Interner,
+    spans: impl IntoIterator<Item = &'a Span>,
+    config: AnalyzerConfig,
+    observer: Option<Box<dyn RequestObserver>>,
+) -> (Analyzer, GraphSnapshot) {
     let spans: Vec<&Span> = spans.into_iter().collect();
     let end_ms = input_end_ms(spans.iter().copied());
     let mut analyzer = Analyzer::new(interner, config);
+    if let Some(observer) = observer {
+        analyzer.set_observer(observer);
+    }
     for span in spans {
         analyzer.ingest_span(span, end_ms);
     }
     analyzer.flush(end_ms);
-    analyzer.snapshot(Window::Whole, end_ms)
+    let graph = analyzer.snapshot(Window::Whole, end_ms);
+    (analyzer, graph)
 }
 
 /// The latest span end in unix ms (0 for no spans).

@@ -21,10 +21,8 @@ pub use requests::{RecordedRequest, RequestLog, request_table};
 pub use spans::span_table;
 
 use crate::config::AnalyzerConfig;
-use crate::engine::Analyzer;
-use crate::offline::input_end_ms;
+use crate::offline::replay;
 use crate::snapshot::GraphSnapshot;
-use crate::window::Window;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
@@ -66,15 +64,13 @@ pub fn analyze_batch(
     spans: &[Span],
     config: AnalyzerConfig,
 ) -> Result<BatchAnalysis, BatchError> {
-    let end_ms = input_end_ms(spans);
-    let mut analyzer = Analyzer::new(interner, config);
-    analyzer.set_observer(Box::new(RequestLog::default()));
-    for span in spans {
-        analyzer.ingest_span(span, end_ms);
-    }
-    analyzer.flush(end_ms);
-    let mut graph = analyzer.snapshot(Window::Whole, end_ms);
-    let log = RequestLog::take_from(&mut analyzer).unwrap_or_default();
+    let (mut analyzer, mut graph) = replay(
+        interner,
+        spans,
+        config,
+        Some(Box::new(RequestLog::default())),
+    );
+    let log: RequestLog = analyzer.take_observer().unwrap_or_default();
     let requests = request_table(&log, &analyzer)?;
     let edges = edge_table(&requests, graph.window_seconds)?;
     edges::apply(&mut graph, &edge_stats(&edges)?);

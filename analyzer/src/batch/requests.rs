@@ -58,14 +58,6 @@ impl RequestObserver for RequestLog {
     }
 }
 
-impl RequestLog {
-    /// The log an analyzer was given with [`Analyzer::set_observer`], taken back.
-    pub fn take_from(analyzer: &mut Analyzer) -> Option<Self> {
-        let observer: Box<dyn std::any::Any> = analyzer.take_observer()?;
-        observer.downcast::<Self>().ok().map(|log| *log)
-    }
-}
-
 pub fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Ok => "ok",

@@ -26,18 +26,14 @@ pub fn compare(observed: &GraphSnapshot, baseline: &GraphSnapshot) -> Vec<Findin
     let mut findings: Vec<Finding> = now
         .difference(&before)
         .map(|&edge| {
-            let trace_ids: Vec<&String> = observed
+            // One edge per protocol may join the same two nodes.
+            let joined: Vec<_> = observed
                 .edges
                 .iter()
                 .filter(|e| (e.source.as_str(), e.target.as_str()) == edge)
-                .flat_map(|e| &e.trace_ids)
                 .collect();
-            let count: f64 = observed
-                .edges
-                .iter()
-                .filter(|e| (e.source.as_str(), e.target.as_str()) == edge)
-                .map(|e| e.requests)
-                .sum();
+            let trace_ids: Vec<&String> = joined.iter().flat_map(|e| &e.trace_ids).collect();
+            let count: f64 = joined.iter().map(|e| e.requests).sum();
             evidence(
                 Finding::of(
                     &NEW_EDGE,

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use meshlens_collector::span::TraceId;
 use meshlens_policies::eval::{Explanation, PolicySet, RuleStatus, Verdict};
 use meshlens_policies::model::{Action, AuthorizationPolicy};
 use meshlens_policies::report::{CheckInfo, Finding, Location, Severity};
@@ -113,12 +114,7 @@ impl Merged {
                 trace_ids: Vec::new(),
             });
         evidence.count += count;
-        for id in shape.trace_ids.iter().rev() {
-            let id = hex::encode(id);
-            if evidence.trace_ids.len() < TRACE_IDS_PER_EDGE && !evidence.trace_ids.contains(&id) {
-                evidence.trace_ids.push(id);
-            }
-        }
+        add_trace_ids(&mut evidence.trace_ids, shape.trace_ids.iter().rev());
     }
 
     fn into_findings(self) -> impl Iterator<Item = Finding> {
@@ -127,6 +123,16 @@ impl Merged {
                 .with("count", json!(count_value(e.count)))
                 .with("trace_ids", json!(e.trace_ids))
         })
+    }
+}
+
+/// Adds `ids` (hex) as evidence, each once, up to the per-finding cap.
+fn add_trace_ids<'a>(into: &mut Vec<String>, ids: impl Iterator<Item = &'a TraceId>) {
+    for id in ids {
+        let id = hex::encode(id);
+        if into.len() < TRACE_IDS_PER_EDGE && !into.contains(&id) {
+            into.push(id);
+        }
     }
 }
 
@@ -451,12 +457,7 @@ fn unknown_identities(
             };
             let mut trace_ids: Vec<String> = Vec::new();
             for shape in &shapes {
-                for id in &shape.trace_ids {
-                    let id = hex::encode(id);
-                    if trace_ids.len() < TRACE_IDS_PER_EDGE && !trace_ids.contains(&id) {
-                        trace_ids.push(id);
-                    }
-                }
+                add_trace_ids(&mut trace_ids, shape.trace_ids.iter());
             }
             Finding::of(
                 &IDENTITY_UNKNOWN,

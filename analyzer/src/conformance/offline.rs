@@ -17,10 +17,9 @@ use super::request::Resolver;
 use super::shapes::{Shape, ShapeLog};
 use crate::config::AnalyzerConfig;
 use crate::engine::Analyzer;
-use crate::offline::input_end_ms;
+use crate::offline::replay;
 use crate::snapshot::GraphSnapshot;
 use crate::traces::{TracesError, read_spans};
-use crate::window::Window;
 
 /// What the trace checks read besides the traces.
 #[derive(Debug, Clone, Copy)]
@@ -57,15 +56,13 @@ fn shapes_of_trace_files(paths: &[PathBuf], config: AnalyzerConfig) -> Result<Sh
     let interner = Interner::new();
     let spans = read_spans(paths, &Normalizer::new(interner.clone()))?;
     let read = started.elapsed();
-    let end_ms = input_end_ms(&spans);
-    let mut analyzer = Analyzer::new(interner, config);
-    analyzer.set_observer(Box::new(ShapeLog::default()));
-    for span in &spans {
-        analyzer.ingest_span(span, end_ms);
-    }
-    analyzer.flush(end_ms);
-    let graph = analyzer.snapshot(Window::Whole, end_ms);
-    let log = ShapeLog::take_from(&mut analyzer).unwrap_or_default();
+    let (mut analyzer, graph) = replay(
+        interner,
+        &spans,
+        config,
+        Some(Box::new(ShapeLog::default())),
+    );
+    let log: ShapeLog = analyzer.take_observer().unwrap_or_default();
     tracing::debug!(
         spans = spans.len(),
         shapes = log.len(),

@@ -102,23 +102,6 @@ impl ShapeLog {
     pub fn forget_before(&mut self, before_ms: u64) {
         self.shapes.retain(|_, shape| shape.last_ms >= before_ms);
     }
-
-    /// The log an analyzer observes with, in place.
-    pub fn of(analyzer: &crate::Analyzer) -> Option<&Self> {
-        let observer: &dyn std::any::Any = analyzer.observer()?;
-        observer.downcast_ref()
-    }
-
-    pub fn of_mut(analyzer: &mut crate::Analyzer) -> Option<&mut Self> {
-        let observer: &mut dyn std::any::Any = analyzer.observer_mut()?;
-        observer.downcast_mut()
-    }
-
-    /// The log an analyzer was given with [`crate::Analyzer::set_observer`], taken back.
-    pub fn take_from(analyzer: &mut crate::Analyzer) -> Option<Self> {
-        let observer: Box<dyn std::any::Any> = analyzer.take_observer()?;
-        observer.downcast::<Self>().ok().map(|log| *log)
-    }
 }
 
 impl RequestObserver for ShapeLog {
