@@ -220,38 +220,28 @@ impl Collector {
             ingest: ingest.clone(),
             max_request_bytes,
         };
-        if let Some(listener) = http_listener {
-            let router = http::otlp_router(state(config.max_http_request_bytes));
+        let limits = config.http_limits;
+        let mut serve = |listener, router, what| {
             spawn_http(
                 &mut servers,
                 listener,
                 router,
                 stopped.clone(),
-                config.http_limits,
-                "OTLP/HTTP",
+                limits,
+                what,
             );
+        };
+        if let Some(listener) = http_listener {
+            let router = http::otlp_router(state(config.max_http_request_bytes));
+            serve(listener, router, "OTLP/HTTP");
         }
         if let Some(listener) = zipkin_listener {
             let router = http::zipkin_router(state(config.max_http_request_bytes));
-            spawn_http(
-                &mut servers,
-                listener,
-                router,
-                stopped.clone(),
-                config.http_limits,
-                "Zipkin",
-            );
+            serve(listener, router, "Zipkin");
         }
         if let Some(listener) = api_listener {
             let router = api::router(Arc::new(registry), pipeline.api);
-            spawn_http(
-                &mut servers,
-                listener,
-                router,
-                stopped.clone(),
-                config.http_limits,
-                "API",
-            );
+            serve(listener, router, "API");
         }
         drop(ingest);
 
