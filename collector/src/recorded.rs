@@ -60,7 +60,7 @@ fn json_lines_in_parallel(path: &Path, normalizer: &Normalizer) -> Option<Vec<Ve
                 scope.spawn(move || {
                     let chunk = read_lines_chunk(path, i * part, (i + 1) * part).ok()?;
                     let mut spans = Vec::new();
-                    let format = each_request(&chunk, |request| {
+                    let format = each_request(path, &chunk, |request| {
                         normalizer.normalize_request(&request, &mut spans);
                     })?;
                     Some((format, spans))

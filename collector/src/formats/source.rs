@@ -217,6 +217,10 @@ fn parse_json(
         let start = stream.byte_offset();
         let (is_zipkin, request) = match stream.next() {
             None => break,
+            Some(Err(err)) if !requests.is_empty() && is_cut_off(text, start, &err) => {
+                warn_cut_off(path);
+                break;
+            }
             Some(Err(err)) => {
                 let (line, column, message) = split_error(&err);
                 return Err(SourceError::Json {
@@ -247,17 +251,25 @@ fn parse_json(
 
 /// Every OTLP or Zipkin document of `text` (one kind only), in order, or `None` when the text
 /// holds anything else or is broken: the caller falls back to [`parse_traces`], which says
-/// where and why.
+/// where and why. A cut-off last line (see [`is_cut_off`]) ends the text; `path` names it.
 pub(crate) fn each_request(
+    path: &Path,
     text: &[u8],
     mut each: impl FnMut(ExportTraceServiceRequest),
 ) -> Option<TraceFormat> {
     let mut zipkin = None;
-    for document in serde_json::Deserializer::from_slice(text).into_iter::<Document>() {
-        let (is_zipkin, request) = match document.ok()? {
-            Document::Otlp(request) => (false, request),
-            Document::Zipkin(request) => (true, request),
-            Document::Other => return None,
+    let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<Document>();
+    loop {
+        let start = stream.byte_offset();
+        let (is_zipkin, request) = match stream.next() {
+            None => break,
+            Some(Err(err)) if zipkin.is_some() && is_cut_off(text, start, &err) => {
+                warn_cut_off(path);
+                break;
+            }
+            Some(Err(_)) | Some(Ok(Document::Other)) => return None,
+            Some(Ok(Document::Otlp(request))) => (false, request),
+            Some(Ok(Document::Zipkin(request))) => (true, request),
         };
         if zipkin.is_some_and(|z| z != is_zipkin) {
             return None;
@@ -270,6 +282,22 @@ pub(crate) fn each_request(
     } else {
         TraceFormat::OtlpJsonLines
     })
+}
+
+/// Whether `err`, met parsing the document after `start`, is a last line cut off mid-write
+/// (`serve --record` or a collector's file exporter killed): the text ends inside the
+/// document and no line follows it. The lines before it are whole and worth reading.
+fn is_cut_off(text: &[u8], start: usize, err: &serde_json::Error) -> bool {
+    let rest = text.get(start..).unwrap_or_default();
+    let first = rest.iter().take_while(|b| is_json_space(**b)).count();
+    err.is_eof() && !rest.get(first..).unwrap_or_default().contains(&b'\n')
+}
+
+fn warn_cut_off(path: &Path) {
+    tracing::warn!(
+        path = %path.display(),
+        "the last line is cut off (a recording interrupted mid-write?): read up to it"
+    );
 }
 
 /// An error at the document that begins after `offset` (past any whitespace).
