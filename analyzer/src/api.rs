@@ -120,6 +120,8 @@ async fn anomalies(State(live): State<Live>) -> Response {
 
 #[derive(Debug, Serialize)]
 struct Stats {
+    /// Spans the analyzer was handed (the collector's accepted spans once the queue drains).
+    spans_ingested: u64,
     pairing: PairingStats,
     root_servers: u64,
     gateway_roots: u64,
@@ -201,6 +203,7 @@ async fn stats(State(live): State<Live>) -> Response {
     let (interned_strings, interned_overflow) =
         live.with_analyzer(|a| (a.interner().len(), a.interner().overflowed()));
     json(&Stats {
+        spans_ingested: c.spans,
         pairing,
         root_servers: c.root_servers,
         gateway_roots: c.gateway_roots,

@@ -41,6 +41,9 @@ impl Bucket for PairingBucket {
 /// and what the graph's caps turned away.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counters {
+    /// Spans handed to the analyzer: with the collector's accepted count, shows that nothing
+    /// acknowledged went missing on the way.
+    pub spans: u64,
     /// SERVER/CONSUMER roots recorded right away as `user → service` (not pairing halves).
     pub root_servers: u64,
     /// Gateway CLIENT roots (Istio ingress): also recorded as `user → gateway`.
@@ -206,6 +209,7 @@ impl Analyzer {
 
     /// One span: the hot path.
     pub fn ingest_span(&mut self, span: &Span, now_ms: u64) {
+        self.counters.spans += 1;
         let start_ms = span.start_unix_nanos / 1_000_000;
         self.run_start_ms = Some(self.run_start_ms.map_or(start_ms, |s| s.min(start_ms)));
         match span.kind {

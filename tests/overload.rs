@@ -1,0 +1,208 @@
+//! `meshlens serve` driven well past its capacity over loopback: four `meshlens loadgen`
+//! processes (OTLP gRPC, OTLP/HTTP protobuf and JSON, Zipkin) sending as fast as they can into
+//! a small queue and a small pairing store, with a recording. The server must not crash, must
+//! stay under a memory cap, must answer overload with retryable refusals, and must not lose a
+//! span it acknowledged: accepted == handed to the analyzer == recorded, dropped == 0.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::metric;
+
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Resident memory `serve` must stay under while overloaded. Observed peak on a 2-core VM:
+/// ~100 MiB (debug build); the cap leaves room for allocator and scheduling noise while still
+/// catching unbounded growth (the queue alone would pass it at ~1 M queued spans).
+const RSS_CAP_KIB: u64 = 512 * 1024;
+
+const RECEIVERS: [(&str, &str, &str); 4] = [
+    ("grpc", "otlp_grpc", "otlp_grpc"),
+    ("http-protobuf", "otlp_http", "otlp_http_protobuf"),
+    ("http-json", "otlp_http", "otlp_http_json"),
+    ("zipkin", "zipkin", "zipkin"),
+];
+
+#[test]
+fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("overload.jsonl");
+    let (mut serve, listening) = common::spawn_serve(&[
+        "--otlp-grpc",
+        "127.0.0.1:0",
+        "--otlp-http",
+        "127.0.0.1:0",
+        "--zipkin",
+        "127.0.0.1:0",
+        "--api",
+        "127.0.0.1:0",
+        // Small enough that four senders at full speed overflow it all the time.
+        "--queue-spans",
+        "2000",
+        "--pair-max-items",
+        "5000",
+        "--record",
+        recording.to_str().unwrap(),
+    ]);
+    let api = format!("http://{}", listening["api"]);
+    let peak_rss = watch_rss(serve.id());
+
+    let senders: Vec<_> = RECEIVERS
+        .iter()
+        .map(|(protocol, listener, _)| {
+            Command::new(env!("CARGO_BIN_EXE_meshlens"))
+                .args(["loadgen", "--target", &listening[*listener]])
+                .args(["--protocol", protocol, "--rate", "0", "--duration", "4s"])
+                .args(["--connections", "8", "--batch-spans", "256"])
+                .args(["--scenario", "large", "--json"])
+                .env("MESHLENS_LOG", "error")
+                .spawn_piped()
+        })
+        .collect();
+    let mut delivered = 0;
+    for (sender, (protocol, _, _)) in senders.into_iter().zip(RECEIVERS) {
+        let output = sender.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{protocol}: {stdout}");
+        let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        let sent = summary["sent_spans"].as_u64().unwrap();
+        assert!(sent > 0, "{protocol}: {summary}");
+        assert_eq!(summary["accepted_spans"], sent, "{protocol}: {summary}");
+        assert_eq!(summary["failed_spans"], 0, "{protocol}: {summary}");
+        delivered += sent;
+    }
+
+    // Still serving, and overloaded for real: refusals on every receiver, none dropped.
+    let metrics = get(&format!("{api}/metrics"));
+    let mut accepted = 0.0;
+    for (protocol, _, receiver) in RECEIVERS {
+        let labels = format!("{{receiver=\"{receiver}\"}}");
+        let refused = metric(&metrics, &format!("meshlens_spans_refused_total{labels}"));
+        assert!(refused > 0.0, "{protocol} was never refused:\n{metrics}");
+        assert_eq!(
+            metric(&metrics, &format!("meshlens_spans_dropped_total{labels}")),
+            0.0,
+            "{protocol}"
+        );
+        accepted += metric(&metrics, &format!("meshlens_spans_accepted_total{labels}"));
+    }
+    assert_eq!(
+        accepted as u64, delivered,
+        "accepted by serve vs by loadgen"
+    );
+    let stats = drained_stats(&api, delivered);
+    assert_eq!(stats["spans_ingested"], delivered, "{stats}");
+    let graph: serde_json::Value =
+        serde_json::from_str(&get(&format!("{api}/api/v1/graph?window=5m"))).unwrap();
+    assert!(
+        graph["edges"].as_array().unwrap().len() > 100,
+        "the large scenario's edges: {graph}"
+    );
+
+    stop(&mut serve);
+    let recorded = meshlens_collector::formats::source::read_trace_file(&recording)
+        .unwrap()
+        .span_count();
+    assert_eq!(recorded as u64, delivered, "recorded vs accepted");
+
+    let peak = peak_rss.stop();
+    assert!(peak > 0, "RSS was never read");
+    assert!(peak < RSS_CAP_KIB, "serve peaked at {} MiB", peak / 1024);
+    eprintln!(
+        "overload: {delivered} spans accepted, peak RSS {} MiB",
+        peak / 1024
+    );
+}
+
+trait SpawnPiped {
+    fn spawn_piped(&mut self) -> Child;
+}
+
+impl SpawnPiped for Command {
+    fn spawn_piped(&mut self) -> Child {
+        self.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn get(url: &str) -> String {
+    reqwest::blocking::get(url).unwrap().text().unwrap()
+}
+
+/// `/api/v1/stats` once the analyzer has been handed `spans` (the queue drained), or the last
+/// seen after 20 s.
+fn drained_stats(api: &str, spans: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stats: serde_json::Value =
+            serde_json::from_str(&get(&format!("{api}/api/v1/stats"))).unwrap();
+        if stats["spans_ingested"].as_u64() >= Some(spans) || Instant::now() > deadline {
+            return stats;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM, and a clean exit within the shutdown deadline.
+fn stop(serve: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            assert!(status.success(), "serve exited with {status}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The largest VmRSS of a process, sampled every 20 ms until stopped.
+struct PeakRss {
+    done: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+fn watch_rss(pid: u32) -> PeakRss {
+    let done = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let thread = {
+        let (done, peak) = (done.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Some(kib) = rss_kib(pid) {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    PeakRss { done, peak, thread }
+}
+
+impl PeakRss {
+    fn stop(self) -> u64 {
+        self.done.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
