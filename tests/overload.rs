@@ -6,12 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/process.rs"]
+mod process;
 
 use common::metric;
 
 use std::process::{Child, Command};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Resident memory `serve` must stay under while overloaded. Observed peak on a 2-core VM:
@@ -48,7 +48,7 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
         recording.to_str().unwrap(),
     ]);
     let api = format!("http://{}", listening["api"]);
-    let peak_rss = watch_rss(serve.id());
+    let watch = process::Watch::start(serve.id(), Duration::from_millis(20));
 
     let senders: Vec<_> = RECEIVERS
         .iter()
@@ -102,13 +102,14 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
         "the large scenario's edges: {graph}"
     );
 
-    stop(&mut serve);
+    let status = process::terminate(&mut serve, Duration::from_secs(20));
+    assert!(status.success(), "serve exited with {status}");
     let recorded = meshlens_collector::formats::source::read_trace_file(&recording)
         .unwrap()
         .span_count();
     assert_eq!(recorded as u64, delivered, "recorded vs accepted");
 
-    let peak = peak_rss.stop();
+    let peak = watch.stop().iter().map(|s| s.rss_kib).max().unwrap_or(0);
     assert!(peak > 0, "RSS was never read");
     assert!(peak < RSS_CAP_KIB, "serve peaked at {} MiB", peak / 1024);
     eprintln!(
@@ -146,63 +147,4 @@ fn drained_stats(api: &str, spans: u64) -> serde_json::Value {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// SIGTERM, and a clean exit within the shutdown deadline.
-fn stop(serve: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = serve.try_wait().unwrap() {
-            assert!(status.success(), "serve exited with {status}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not stop within 20 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The largest VmRSS of a process, sampled every 20 ms until stopped.
-struct PeakRss {
-    done: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-fn watch_rss(pid: u32) -> PeakRss {
-    let done = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicU64::new(0));
-    let thread = {
-        let (done, peak) = (done.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                if let Some(kib) = rss_kib(pid) {
-                    peak.fetch_max(kib, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
-    PeakRss { done, peak, thread }
-}
-
-impl PeakRss {
-    fn stop(self) -> u64 {
-        self.done.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap();
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
