@@ -568,3 +568,51 @@ fn live_traffic_is_checked_against_policies_that_reload_on_sighup() {
     let (exit, _, _dir) = serve.stop();
     assert!(exit.success());
 }
+
+/// Loopback unless told otherwise, and a warning naming each listener bound beyond it.
+#[test]
+fn listeners_default_to_loopback_and_binding_beyond_it_is_said() {
+    let help = common::stdout(&common::meshlens(&["serve", "--help"]));
+    for default in [
+        "127.0.0.1:4317",
+        "127.0.0.1:4318",
+        "127.0.0.1:9411",
+        "127.0.0.1:9464",
+    ] {
+        assert!(help.contains(&format!("[default: {default}]")), "{help}");
+    }
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
+        .args([
+            "serve",
+            "--otlp-grpc",
+            "0.0.0.0:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+        ])
+        .args(["--zipkin", "off", "--api", "127.0.0.1:0"])
+        .env("MESHLENS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(
+        line.starts_with("meshlens: listening otlp_grpc=0.0.0.0:"),
+        "{line}"
+    );
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("listening beyond loopback"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("otlp_grpc"), "{stderr}");
+}
