@@ -104,7 +104,7 @@ impl Ingest {
         if spans.is_empty() {
             return Ok(rejected);
         }
-        let batch = Batch { spans, record };
+        let batch = Batch::new(spans, record);
         match self.queue.try_send(batch) {
             Ok(()) => {
                 IngestMetrics::spans(&metrics.spans_accepted, receiver, accepted);

@@ -31,6 +31,8 @@ pub use pipeline::{PipelineReport, SpanSink};
 pub const DEFAULT_MAX_GRPC_REQUEST_BYTES: usize = 4 << 20;
 pub const DEFAULT_MAX_HTTP_REQUEST_BYTES: usize = 20 << 20;
 pub const DEFAULT_QUEUE_SPANS: usize = 200_000;
+/// Bytes the queue holds at most (span records, paths and, with `--record`, the requests).
+pub const DEFAULT_QUEUE_BYTES: usize = 256 << 20;
 /// How long in-flight requests and open streams get to finish at shutdown before their
 /// connections are closed; acknowledged spans are drained whatever happens.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -180,7 +182,8 @@ impl Collector {
         for collector in pipeline.metrics {
             registry.register_collector(collector);
         }
-        let (sender, receiver) = queue::bounded(config.queue_spans, metrics.clone());
+        let (sender, receiver) =
+            queue::bounded(config.queue_spans, DEFAULT_QUEUE_BYTES, metrics.clone());
         let pipeline_thread = pipeline::spawn(receiver, recorder, pipeline.sink, metrics.clone())
             .map_err(ServeError::Pipeline)?;
         let mut normalizer = Normalizer::new(pipeline.interner);

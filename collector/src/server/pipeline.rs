@@ -53,7 +53,7 @@ pub(super) fn spawn(
                 sink.consume(&batch.spans);
                 report.batches += 1;
                 report.spans += batch.spans.len() as u64;
-                queue.done(batch.spans.len());
+                queue.done(&batch);
                 // Flush when idle: under load lines go out in large writes, and a quiet
                 // moment leaves nothing acknowledged only in memory.
                 if queue.is_empty()
