@@ -148,3 +148,74 @@ fn drained_stats(api: &str, spans: u64) -> serde_json::Value {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A cardinality attack: every call between two never-seen services on a never-seen path.
+/// The graph stops at its node cap and counts what it left out, the path templates at theirs,
+/// and every span is still accounted for.
+#[test]
+fn invented_services_and_paths_stop_at_the_caps_and_are_counted() {
+    use meshlens_collector::envoy_call::{EnvoyCall, Peer, request_of};
+    use prost::Message;
+
+    let (mut serve, listening) = common::spawn_serve(&[
+        "--otlp-grpc",
+        "off",
+        "--otlp-http",
+        "127.0.0.1:0",
+        "--zipkin",
+        "off",
+        "--api",
+        "127.0.0.1:0",
+    ]);
+    let api = format!("http://{}", listening["api"]);
+    let client = reqwest::blocking::Client::new();
+    // 7,000 calls: 14,000 invented services, past the 5,000-node cap.
+    let (requests, calls_per_request) = (14, 500);
+    for r in 0..requests {
+        let names: Vec<(String, String)> = (0..calls_per_request)
+            .map(|i| {
+                let n = r * calls_per_request + i;
+                (format!("caller-{n:x}"), format!("callee-{n:x}"))
+            })
+            .collect();
+        let paths: Vec<String> = (0..calls_per_request)
+            .map(|i| {
+                format!(
+                    "/invented/{}/page",
+                    "abcdefgh".repeat(1 + i % 3) + &i.to_string()
+                )
+            })
+            .collect();
+        let calls: Vec<EnvoyCall<'_>> = names
+            .iter()
+            .zip(&paths)
+            .enumerate()
+            .map(|(i, ((caller, callee), path))| {
+                EnvoyCall::get(
+                    Peer::sidecar(caller, "attack", "v1"),
+                    Peer::sidecar(callee, "attack", "v1"),
+                    path,
+                    (r * calls_per_request + i) as u64,
+                )
+            })
+            .collect();
+        let response = client
+            .post(format!("http://{}/v1/traces", listening["otlp_http"]))
+            .header("content-type", "application/x-protobuf")
+            .body(request_of(&calls).encode_to_vec())
+            .send()
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+    let sent = (requests * calls_per_request * 2) as u64;
+    let stats = drained_stats(&api, sent);
+    assert_eq!(stats["spans_ingested"], sent, "{stats}");
+    assert!(stats["dropped_node_cap"].as_u64().unwrap() > 0, "{stats}");
+    let graph: serde_json::Value =
+        serde_json::from_str(&get(&format!("{api}/api/v1/graph?window=5m"))).unwrap();
+    let nodes = graph["nodes"].as_array().unwrap().len();
+    assert!((4_000..=5_000).contains(&nodes), "{nodes} nodes");
+
+    let status = process::terminate(&mut serve, Duration::from_secs(20));
+    assert!(status.success(), "serve exited with {status}");
+}
