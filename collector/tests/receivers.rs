@@ -39,6 +39,7 @@ fn config(max_request_bytes: usize, queue_spans: usize) -> ServeConfig {
         record: None,
         span_multiplier_key: None,
         http_limits: HttpLimits::default(),
+        security: Default::default(),
     }
 }
 

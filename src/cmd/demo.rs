@@ -147,6 +147,8 @@ pub fn start_demo(options: DemoOptions) -> anyhow::Result<DemoHandle> {
         record: None,
         span_multiplier_key: None,
         http_limits: HttpLimits::default(),
+        // Loopback only, for this process: no TLS, no token.
+        security: Default::default(),
     };
     let defaults = AnalyzerConfig::default();
     let analyzer = AnalyzerConfig {

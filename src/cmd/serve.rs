@@ -17,10 +17,12 @@ use meshlens_analyzer::conformance::live::{LivePolicies, PolicySource};
 use meshlens_analyzer::live::{Live, Ticker, now_ms};
 use meshlens_analyzer::servicegraph::ServiceGraphMetrics;
 use meshlens_collector::Interner;
+use meshlens_collector::server::auth::BearerToken;
 use meshlens_collector::server::conn::HttpLimits;
+use meshlens_collector::server::tls::{self, TlsFiles};
 use meshlens_collector::server::{
     BoundAddrs, Collector, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES,
-    DEFAULT_QUEUE_SPANS, Pipeline, PipelineReport, ServeConfig,
+    DEFAULT_QUEUE_SPANS, Pipeline, PipelineReport, Security, ServeConfig,
 };
 use meshlens_policies::eval;
 
@@ -102,6 +104,42 @@ pub struct ServeArgs {
     /// The mesh's trust domain, for principals.
     #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
     trust_domain: String,
+    /// Serve TLS only on every listener with this PEM certificate (chain); needs --tls-key.
+    /// Re-read when the file changes.
+    #[arg(
+        long,
+        env = "MESHLENS_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "MESHLENS_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must present a certificate signed by a CA in this PEM bundle.
+    #[arg(
+        long,
+        env = "MESHLENS_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_client_ca: Option<PathBuf>,
+    /// Require `Authorization: Bearer <token>` on every request (GET /healthz excepted); the
+    /// token is the file's content, surrounding whitespace trimmed.
+    #[arg(long, env = "MESHLENS_AUTH_TOKEN_FILE", value_name = "FILE")]
+    auth_token_file: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The token file, for `tui --connect`, which shares these flags.
+    pub(super) fn auth_token_file(&self) -> Option<&std::path::Path> {
+        self.auth_token_file.as_deref()
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -144,6 +182,7 @@ pub(super) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
             .map_err(|e| anyhow::anyhow!("cannot load the policies: {e}"))?;
         Some(Arc::new(policies))
     };
+    let security = security(&args)?;
     let config = ServeConfig {
         otlp_grpc: args.otlp_grpc.0,
         otlp_http: args.otlp_http.0,
@@ -159,6 +198,7 @@ pub(super) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         record: args.record,
         span_multiplier_key: args.span_multiplier_key,
         http_limits: HttpLimits::default(),
+        security,
     };
     Ok(Prepared {
         config,
@@ -168,9 +208,39 @@ pub(super) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     })
 }
 
+/// TLS and the token, checked now: a broken certificate, key or token file is a startup error
+/// naming the file (exit 2), before any port is bound.
+fn security(args: &ServeArgs) -> anyhow::Result<Security> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.tls_client_ca.clone(),
+        }),
+        // clap's `requires` makes these usage errors; kept for callers that build the args.
+        (Some(_), None) => anyhow::bail!("--tls-cert needs --tls-key"),
+        (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert"),
+        (None, None) if args.tls_client_ca.is_some() => {
+            anyhow::bail!("--tls-client-ca needs --tls-cert and --tls-key")
+        }
+        (None, None) => None,
+    };
+    if let Some(files) = &tls {
+        tls::check(files)?;
+    }
+    let token = args
+        .auth_token_file
+        .as_deref()
+        .map(BearerToken::from_file)
+        .transpose()?;
+    Ok(Security { tls, token })
+}
+
 async fn serve(prepared: Prepared) -> anyhow::Result<ExitCode> {
+    let security = prepared.config.security.clone();
     let running = start(prepared, Ticking::Standard).await?;
     let addrs = running.addrs();
+    let mut exposed = false;
     for (name, addr) in [
         ("otlp_grpc", addrs.otlp_grpc),
         ("otlp_http", addrs.otlp_http),
@@ -178,8 +248,11 @@ async fn serve(prepared: Prepared) -> anyhow::Result<ExitCode> {
         ("api", addrs.api),
     ] {
         if let Some(addr) = addr {
-            warn_if_exposed(name, addr);
+            exposed |= warn_if_exposed(name, addr);
         }
+    }
+    if exposed {
+        warn_if_unguarded(&security);
     }
     // One stable, machine-readable line: scripts and tests that bind port 0 read it.
     println!("{}", listening_line(addrs));
@@ -355,9 +428,30 @@ fn shown(addr: Option<SocketAddr>) -> String {
     addr.map_or_else(|| "off".to_owned(), |a| a.to_string())
 }
 
-fn warn_if_exposed(name: &str, addr: SocketAddr) {
-    if !addr.ip().is_loopback() {
+fn warn_if_exposed(name: &str, addr: SocketAddr) -> bool {
+    let exposed = !addr.ip().is_loopback();
+    if exposed {
         tracing::warn!(listener = name, %addr, "listening beyond loopback: reachable from other hosts");
+    }
+    exposed
+}
+
+/// Listeners reachable from other hosts without TLS or without any client check.
+fn warn_if_unguarded(security: &Security) {
+    if security.tls.is_none() {
+        tracing::warn!(
+            "no TLS: spans, API answers and any token travel in clear text (--tls-cert, --tls-key)"
+        );
+    }
+    let client_certificates = security
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca.is_some());
+    if security.token.is_none() && !client_certificates {
+        tracing::warn!(
+            "anyone who reaches the listeners can send spans and read the API \
+             (--auth-token-file, --tls-client-ca)"
+        );
     }
 }
 

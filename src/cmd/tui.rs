@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use meshlens_analyzer::api::{parse_duration, parse_window};
+use meshlens_collector::server::auth::BearerToken;
 use meshlens_tui::live_source::feed;
 use meshlens_tui::sse::{ConnectOptions, connect, normalize_base_url};
 use meshlens_tui::{ConnectionState, RunOptions};
@@ -15,7 +16,7 @@ use super::serve::{self, ServeArgs, Ticking};
 #[derive(Debug, Args)]
 pub struct TuiArgs {
     /// Attach to the API of a running `meshlens serve` (http://host:9464) instead of running
-    /// the collector in this process.
+    /// the collector in this process; --auth-token-file gives the token it asks for.
     #[arg(long, value_name = "URL")]
     connect: Option<String>,
     /// Without --connect: the collector's flags, as for `meshlens serve`.
@@ -33,12 +34,27 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
     let Some(target) = args.connect.clone() else {
         return run_in_process(args);
     };
+    let url = normalize_base_url(&target);
+    if url.starts_with("https://") {
+        // reqwest's rustls backend without aws-lc-rs would need a process-wide crypto
+        // provider that every other client in the build then depends on.
+        anyhow::bail!(
+            "--connect {url}: https is not supported yet; reach a TLS serve through a local \
+             proxy or port-forward to a plain-text API listener"
+        );
+    }
+    let authorization = args
+        .serve
+        .auth_token_file()
+        .map(BearerToken::from_file)
+        .transpose()?
+        .map(|token| token.authorization());
     let options = ConnectOptions {
         window: args.window,
         interval: args.interval,
+        authorization,
         ..ConnectOptions::default()
     };
-    let url = normalize_base_url(&target);
     let (updates, connection) = connect(&url, options);
     let result = meshlens_tui::run(
         updates,

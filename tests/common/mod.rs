@@ -57,3 +57,43 @@ pub fn spawn_serve(args: &[&str]) -> (Child, BTreeMap<String, String>) {
         .collect();
     (child, listening)
 }
+
+/// [`spawn_serve`] with extra environment variables; standard error is read by a thread (so
+/// verbose logging cannot fill the pipe), its text returned when the child has exited.
+pub fn spawn_serve_env(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    Child,
+    BTreeMap<String, String>,
+    std::thread::JoinHandle<String>,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
+        .arg("serve")
+        .args(args)
+        .env("MESHLENS_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let listening = line
+        .trim()
+        .strip_prefix("meshlens: listening ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .split(' ')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    (child, listening, logs)
+}

@@ -141,6 +141,9 @@ pub struct ConnectOptions {
     pub max_backoff: Duration,
     /// How often the policy status and usage, and the sample traces, are fetched again.
     pub policy_refresh: Duration,
+    /// Sent as `Authorization` on every request (a `serve --auth-token-file`); mark it
+    /// sensitive so that `Debug` does not show it.
+    pub authorization: Option<reqwest::header::HeaderValue>,
 }
 
 impl Default for ConnectOptions {
@@ -151,6 +154,7 @@ impl Default for ConnectOptions {
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(5),
             policy_refresh: Duration::from_secs(10),
+            authorization: None,
         }
     }
 }
@@ -215,9 +219,14 @@ enum End {
 }
 
 fn reader(base: &str, options: &ConnectOptions, tx: &Sender<Update>, stop: &AtomicBool) {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(authorization) = &options.authorization {
+        headers.insert(reqwest::header::AUTHORIZATION, authorization.clone());
+    }
     let client = match reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(None)
+        .default_headers(headers)
         .build()
     {
         Ok(client) => client,
@@ -286,6 +295,14 @@ fn session(
         Ok(response) => response,
         Err(error) => return End::Lost(error.to_string()),
     };
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+        let hint = if options.authorization.is_some() {
+            "the token was refused"
+        } else {
+            "the server wants a bearer token: --auth-token-file"
+        };
+        return End::Lost(format!("{url}: HTTP {}: {hint}", response.status()));
+    }
     if !response.status().is_success() {
         return End::Lost(format!("{url}: HTTP {}", response.status()));
     }

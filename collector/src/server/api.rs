@@ -7,20 +7,40 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::StatusCode;
 use http::header::CONTENT_TYPE;
+use http::{HeaderMap, StatusCode};
 use prometheus_client::registry::Registry;
 
+use super::auth::{self, BearerToken};
+use super::http as receivers;
+use super::metrics::IngestMetrics;
 use crate::summary::Summary;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-pub(super) fn router(registry: Arc<Registry>, extra: Router) -> Router {
-    Router::new()
+/// `token`: every route but `GET /healthz` (Kubernetes probes carry no secret) requires it.
+pub(super) fn router(
+    registry: Arc<Registry>,
+    extra: Router,
+    token: Option<BearerToken>,
+    ingest_metrics: Arc<IngestMetrics>,
+) -> Router {
+    let guarded = Router::new()
         .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
         .with_state(registry)
-        .merge(extra)
+        .merge(extra);
+    let guarded = match token {
+        None => guarded,
+        Some(token) => auth::require(guarded, token, move |_: &HeaderMap| {
+            ingest_metrics.api_unauthenticated.inc();
+            receivers::challenge(receivers::text(
+                StatusCode::UNAUTHORIZED,
+                receivers::UNAUTHENTICATED_MESSAGE.to_owned(),
+            ))
+        }),
+    };
+    // Merged after the guard: its layer does not cover this route.
+    guarded.route("/healthz", get(healthz))
 }
 
 async fn metrics(State(registry): State<Arc<Registry>>) -> Response {

@@ -2,7 +2,8 @@
 //! open connections (new ones past it are closed at once), a deadline for a request's
 //! headers (slowloris), and graceful shutdown that waits for requests in flight, not for idle
 //! keep-alive connections. The body's own deadline is applied where it is read
-//! ([`super::body::read`]).
+//! ([`super::body::read`]). With TLS the handshake runs in the connection's own task under the
+//! header deadline, so a client that connects and never speaks holds its slot no longer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +12,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 /// Connections each HTTP listener holds open at most.
 pub const MAX_HTTP_CONNECTIONS: usize = 1024;
@@ -37,13 +41,15 @@ impl Default for HttpLimits {
     }
 }
 
-/// Serves `router` on `listener` until `stopped` turns true, then drains.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `stopped` turns true,
+/// then drains.
 pub(crate) async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
     mut stopped: watch::Receiver<bool>,
     limits: HttpLimits,
     what: &'static str,
+    tls: Option<TlsAcceptor>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -72,13 +78,31 @@ pub(crate) async fn serve_http(
             continue;
         };
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        // Watched from here, so a shutdown waits for a handshake in progress (bounded by the
+        // deadline) and then closes its connection gracefully.
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             // A client that goes away mid-request is its own business.
-            let _ = connection.await;
+            match tls {
+                None => {
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(acceptor) => {
+                    if let Some(stream) =
+                        handshake(&acceptor, stream, limits.header_read_timeout, what).await
+                    {
+                        let connection = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned();
+                        let _ = watcher.watch(connection).await;
+                    }
+                }
+            }
             drop(permit);
         });
     }
@@ -88,4 +112,76 @@ pub(crate) async fn serve_http(
     {
         tracing::warn!("{what}: requests still in flight after {DRAIN:?}, closing them");
     }
+}
+
+/// The TLS handshake, given `deadline` to finish. Failures are the client's business (a
+/// plain-text client, an unknown CA, no client certificate): logged at debug only.
+async fn handshake<S>(
+    acceptor: &TlsAcceptor,
+    stream: S,
+    deadline: Duration,
+    what: &'static str,
+) -> Option<TlsStream<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "{what}: TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("{what}: no TLS handshake within {deadline:?}, closing");
+            None
+        }
+    }
+}
+
+/// TLS connections for tonic's server: accepted here, each handshake in its own task under
+/// `limits.header_read_timeout`, at most `limits.max_connections` handshakes at a time; the
+/// stream ends when `stopped` turns true.
+pub(crate) fn tls_incoming(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    limits: HttpLimits,
+    mut stopped: watch::Receiver<bool>,
+    what: &'static str,
+) -> tokio_stream::wrappers::ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
+    let (sender, receiver) = mpsc::channel(64);
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stopped.wait_for(|&stop| stop) => break,
+                _ = sender.closed() => break,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "{what}: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                tracing::debug!("{what}: too many TLS handshakes at once, closing a connection");
+                continue;
+            };
+            // Small gRPC messages should not wait for Nagle (tonic's own accept loop does it).
+            let _ = stream.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                if let Some(stream) =
+                    handshake(&acceptor, stream, limits.header_read_timeout, what).await
+                {
+                    let _ = sender.send(Ok(stream)).await;
+                }
+                drop(permit);
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
 }

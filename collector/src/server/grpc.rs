@@ -24,6 +24,7 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::auth::BearerToken;
 use super::ingest::{Ingest, IngestError};
 use super::metrics::{ErrorReason, Receiver};
 
@@ -36,12 +37,19 @@ const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/
 pub(super) struct OtlpGrpc {
     ingest: Arc<Ingest>,
     max_request_bytes: usize,
+    /// Required in the `authorization` metadata when set.
+    token: Option<BearerToken>,
 }
 
-pub(super) fn service(ingest: Arc<Ingest>, max_request_bytes: usize) -> OtlpGrpc {
+pub(super) fn service(
+    ingest: Arc<Ingest>,
+    max_request_bytes: usize,
+    token: Option<BearerToken>,
+) -> OtlpGrpc {
     OtlpGrpc {
         ingest,
         max_request_bytes,
+        token,
     }
 }
 
@@ -63,6 +71,17 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if let Some(token) = &self.token
+            && !token.allows(request.headers())
+        {
+            // Answered before the message is read: nothing reaches the queue.
+            self.ingest
+                .refused_early(Receiver::otlp_grpc, ErrorReason::unauthenticated);
+            let status = Status::unauthenticated(
+                "missing or invalid bearer token: send authorization: Bearer <token>",
+            );
+            return Box::pin(async move { Ok(status.into_http()) });
+        }
         if request.uri().path() != EXPORT_PATH {
             return Box::pin(async { Ok(Status::unimplemented("unknown method").into_http()) });
         }

@@ -11,13 +11,14 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use prost::Message;
 
+use super::auth::{self, BearerToken};
 use super::body::{self, BodyError};
 use super::ingest::{Ingest, IngestError};
 use super::metrics::{ErrorReason, Receiver};
@@ -36,16 +37,54 @@ pub(super) struct HttpState {
     pub max_request_bytes: usize,
 }
 
-pub(super) fn otlp_router(state: HttpState) -> Router {
-    Router::new()
+/// `token`: every request must carry it (401 otherwise, counted as `unauthenticated`).
+pub(super) fn otlp_router(state: HttpState, token: Option<BearerToken>) -> Router {
+    let ingest = state.ingest.clone();
+    let router = Router::new()
         .route("/v1/traces", any(otlp_traces))
-        .with_state(state)
+        .with_state(state);
+    match token {
+        None => router,
+        Some(token) => auth::require(router, token, move |headers: &HeaderMap| {
+            let answer_as = Encoding::from_headers(headers).unwrap_or(Encoding::Protobuf);
+            ingest.refused_early(answer_as.receiver(), ErrorReason::unauthenticated);
+            challenge(status_response(
+                answer_as,
+                StatusCode::UNAUTHORIZED,
+                code::UNAUTHENTICATED,
+                UNAUTHENTICATED_MESSAGE,
+            ))
+        }),
+    }
 }
 
-pub(super) fn zipkin_router(state: HttpState) -> Router {
-    Router::new()
+pub(super) fn zipkin_router(state: HttpState, token: Option<BearerToken>) -> Router {
+    let ingest = state.ingest.clone();
+    let router = Router::new()
         .route("/api/v2/spans", any(zipkin_spans))
-        .with_state(state)
+        .with_state(state);
+    match token {
+        None => router,
+        Some(token) => auth::require(router, token, move |_: &HeaderMap| {
+            ingest.refused_early(Receiver::zipkin, ErrorReason::unauthenticated);
+            challenge(text(
+                StatusCode::UNAUTHORIZED,
+                UNAUTHENTICATED_MESSAGE.to_owned(),
+            ))
+        }),
+    }
+}
+
+/// What a client without the right token is told (never which part was wrong).
+pub(super) const UNAUTHENTICATED_MESSAGE: &str =
+    "missing or invalid bearer token: send Authorization: Bearer <token>";
+
+/// A 401 with its `WWW-Authenticate: Bearer` challenge.
+pub(super) fn challenge(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(auth::CHALLENGE));
+    response
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +127,7 @@ mod code {
     pub const RESOURCE_EXHAUSTED: i32 = 8;
     pub const UNAVAILABLE: i32 = 14;
     pub const UNIMPLEMENTED: i32 = 12;
+    pub const UNAUTHENTICATED: i32 = 16;
 }
 
 async fn otlp_traces(
@@ -307,7 +347,7 @@ fn with_body(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> R
     (status, [(CONTENT_TYPE, content_type)], body).into_response()
 }
 
-fn text(status: StatusCode, message: String) -> Response {
+pub(super) fn text(status: StatusCode, message: String) -> Response {
     (
         status,
         [(CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -38,6 +38,8 @@ pub enum ErrorReason {
     shutting_down,
     /// The client did not send its request body in time.
     timeout,
+    /// No or a wrong bearer token (`--auth-token-file`): answered 401 / UNAUTHENTICATED.
+    unauthenticated,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -67,6 +69,8 @@ pub struct IngestMetrics {
     pub queue_capacity_spans: Gauge<i64, std::sync::atomic::AtomicI64>,
     pub recorded_batches: Counter<u64, AtomicU64>,
     pub record_errors: Counter<u64, AtomicU64>,
+    /// API requests refused for want of the bearer token (ingestion's are `request_errors`).
+    pub api_unauthenticated: Counter<u64, AtomicU64>,
 }
 
 impl IngestMetrics {
@@ -126,6 +130,11 @@ impl IngestMetrics {
             "record_errors",
             "Failures writing the --record file",
             self.record_errors.clone(),
+        );
+        prefix.register(
+            "api_unauthenticated_requests",
+            "API requests refused without the bearer token (GET /healthz needs none)",
+            self.api_unauthenticated.clone(),
         );
     }
 

@@ -2,6 +2,7 @@
 //! as one [`Collector`].
 
 mod api;
+pub mod auth;
 mod body;
 pub mod conn;
 mod grpc;
@@ -11,6 +12,7 @@ pub mod metrics;
 mod pipeline;
 mod queue;
 mod record;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,8 +56,20 @@ pub struct ServeConfig {
     pub record: Option<PathBuf>,
     /// An attribute giving how many requests a sampled span stands for.
     pub span_multiplier_key: Option<String>,
-    /// Connection cap and header deadline of the HTTP listeners (OTLP/HTTP, Zipkin, API).
+    /// Connection cap and header deadline of the HTTP listeners (OTLP/HTTP, Zipkin, API);
+    /// the deadline bounds every listener's TLS handshake too.
     pub http_limits: conn::HttpLimits,
+    /// TLS and the bearer token, for every listener.
+    pub security: Security,
+}
+
+/// How clients prove themselves. The default: plain text, no token.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// Every listener serves TLS only (mTLS with a client CA).
+    pub tls: Option<tls::TlsFiles>,
+    /// Every request but `GET /healthz` must carry `Authorization: Bearer <token>`.
+    pub token: Option<auth::BearerToken>,
 }
 
 /// Where accepted spans go, and the API routes that read what they became.
@@ -139,6 +153,8 @@ pub enum ServeError {
     },
     #[error("cannot start the pipeline thread: {0}")]
     Pipeline(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A running collector. Dropping it without [`Collector::shutdown`] aborts the listeners.
@@ -154,6 +170,14 @@ pub struct Collector {
 impl Collector {
     /// Binds every listener (so a taken port fails here, before anything runs), then serves.
     pub async fn start(config: ServeConfig, pipeline: Pipeline) -> Result<Self, ServeError> {
+        // Broken certificate files fail here, before any port is taken.
+        let tls = config
+            .security
+            .tls
+            .as_ref()
+            .map(tls::Tls::load)
+            .transpose()?;
+        let token = config.security.token.clone();
         let grpc_listener = bind(config.otlp_grpc, "OTLP/gRPC").await?;
         let http_listener = bind(config.otlp_http, "OTLP/HTTP").await?;
         let zipkin_listener = bind(config.zipkin, "Zipkin").await?;
@@ -199,21 +223,38 @@ impl Collector {
 
         let (stop, stopped) = watch::channel(false);
         let mut servers = JoinSet::new();
+        let limits = config.http_limits;
+        announce(&addrs, tls.as_ref(), token.is_some());
         if let Some(listener) = grpc_listener {
-            let service = grpc::service(ingest.clone(), config.max_grpc_request_bytes);
+            let service =
+                grpc::service(ingest.clone(), config.max_grpc_request_bytes, token.clone());
             let shutdown = until_stopped(stopped.clone());
+            let tls = tls.as_ref().map(|tls| tls.grpc.clone());
+            let stopped = stopped.clone();
             servers.spawn(async move {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
                 // Slow or stuck clients: a deadline per request, bounded streams per
                 // connection, keep-alive pings that find dead peers.
-                let result = tonic::transport::Server::builder()
+                let server = tonic::transport::Server::builder()
                     .timeout(GRPC_REQUEST_TIMEOUT)
                     .max_concurrent_streams(GRPC_MAX_STREAMS)
                     .http2_keepalive_interval(Some(Duration::from_secs(30)))
                     .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-                    .add_service(service)
-                    .serve_with_incoming_shutdown(incoming, shutdown)
-                    .await;
+                    .add_service(service);
+                let result = match tls {
+                    None => {
+                        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                        server
+                            .serve_with_incoming_shutdown(incoming, shutdown)
+                            .await
+                    }
+                    Some(acceptor) => {
+                        let incoming =
+                            conn::tls_incoming(listener, acceptor, limits, stopped, "OTLP/gRPC");
+                        server
+                            .serve_with_incoming_shutdown(incoming, shutdown)
+                            .await
+                    }
+                };
                 if let Err(error) = result {
                     tracing::error!(%error, "OTLP/gRPC server failed");
                 }
@@ -223,7 +264,7 @@ impl Collector {
             ingest: ingest.clone(),
             max_request_bytes,
         };
-        let limits = config.http_limits;
+        let acceptor = tls.as_ref().map(|tls| tls.http.clone());
         let mut serve = |listener, router, what| {
             spawn_http(
                 &mut servers,
@@ -232,21 +273,25 @@ impl Collector {
                 stopped.clone(),
                 limits,
                 what,
+                acceptor.clone(),
             );
         };
         if let Some(listener) = http_listener {
-            let router = http::otlp_router(state(config.max_http_request_bytes));
+            let router = http::otlp_router(state(config.max_http_request_bytes), token.clone());
             serve(listener, router, "OTLP/HTTP");
         }
         if let Some(listener) = zipkin_listener {
-            let router = http::zipkin_router(state(config.max_http_request_bytes));
+            let router = http::zipkin_router(state(config.max_http_request_bytes), token.clone());
             serve(listener, router, "Zipkin");
         }
         if let Some(listener) = api_listener {
-            let router = api::router(Arc::new(registry), pipeline.api);
+            let router = api::router(Arc::new(registry), pipeline.api, token, metrics.clone());
             serve(listener, router, "API");
         }
         drop(ingest);
+        if let Some(tls) = tls {
+            servers.spawn(tls.watch(stopped.clone()));
+        }
 
         Ok(Self {
             addrs,
@@ -321,6 +366,32 @@ fn spawn_http(
     stopped: watch::Receiver<bool>,
     limits: conn::HttpLimits,
     what: &'static str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
-    servers.spawn(conn::serve_http(listener, router, stopped, limits, what));
+    servers.spawn(conn::serve_http(
+        listener, router, stopped, limits, what, tls,
+    ));
+}
+
+/// Says at start which listeners take TLS (and client certificates) and the token.
+fn announce(addrs: &BoundAddrs, tls: Option<&tls::Tls>, token: bool) {
+    for (what, addr) in [
+        ("OTLP/gRPC", addrs.otlp_grpc),
+        ("OTLP/HTTP", addrs.otlp_http),
+        ("Zipkin", addrs.zipkin),
+        ("API", addrs.api),
+    ] {
+        let (Some(addr), Some(tls)) = (addr, tls) else {
+            continue;
+        };
+        let clients = if tls.mutual {
+            "client certificates required"
+        } else {
+            "no client certificates"
+        };
+        tracing::info!(listener = what, %addr, "serving TLS only, {clients}");
+    }
+    if token {
+        tracing::info!("a bearer token is required on every request but GET /healthz");
+    }
 }
