@@ -546,3 +546,69 @@ async fn slowloris_clients_are_cut_off_and_the_server_keeps_serving() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(collector.shutdown().await.spans, 4);
 }
+
+/// Request bytes held at once are budgeted over every receiver: clients that declare large
+/// bodies and send them slowly fill the budget, then further requests are refused at once
+/// and retryably (503 + Retry-After, UNAVAILABLE over gRPC), and served again once the slow
+/// ones are gone. Memory stays bounded however many connections are open.
+#[tokio::test]
+async fn request_bytes_in_flight_are_budgeted_and_past_the_budget_refused_retryably() {
+    use tokio::io::AsyncWriteExt;
+
+    // 64 MiB requests: four fill the 256 MiB budget.
+    let collector = Collector::start(
+        config(64 << 20, 100_000),
+        Pipeline::summary(Interner::new()),
+    )
+    .await
+    .unwrap();
+    let addr = collector.addrs().otlp_http.unwrap();
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /v1/traces HTTP/1.1\r\nHost: meshlens\r\nContent-Type: {PROTOBUF}\r\n\
+             Content-Length: {}\r\n\r\n\x0a\x05",
+            64 << 20
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let http = Http::otlp(&collector);
+    let response = http
+        .post(PROTOBUF, envoy_request(4, 1).encode_to_vec())
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(
+        rpc_status(response).await.code,
+        tonic::Code::Unavailable as i32
+    );
+
+    let grpc_url = format!("http://{}", collector.addrs().otlp_grpc.unwrap());
+    let mut client = TraceServiceClient::connect(grpc_url).await.unwrap();
+    let refused = client.export(envoy_request(4, 2)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable);
+
+    let metrics = api_get(&collector, "/metrics").await;
+    let busy = |receiver: &str| {
+        metric(
+            &metrics,
+            &format!("meshlens_request_errors_total{{receiver=\"{receiver}\",reason=\"busy\"}}"),
+        )
+    };
+    assert_eq!(busy("otlp_http_protobuf"), 1.0, "{metrics}");
+    assert_eq!(busy("otlp_grpc"), 1.0, "{metrics}");
+
+    // The slow clients go away: their reservations are given back.
+    drop(slow);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let response = http
+        .post(PROTOBUF, envoy_request(4, 3).encode_to_vec())
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    client.export(envoy_request(4, 4)).await.unwrap();
+    assert_eq!(collector.shutdown().await.spans, 8);
+}

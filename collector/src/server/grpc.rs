@@ -85,13 +85,26 @@ where
         if request.uri().path() != EXPORT_PATH {
             return Box::pin(async { Ok(Status::unimplemented("unknown method").into_http()) });
         }
+        // HTTP/2 requests seldom declare their length: most reserve the size limit.
+        let bytes = super::inflight::request_bytes(request.headers(), self.max_request_bytes);
+        let reservation = match self.ingest.reserve(Receiver::otlp_grpc, bytes) {
+            Ok(reservation) => reservation,
+            Err(error) => {
+                let status = error_status(error);
+                return Box::pin(async move { Ok(status.into_http()) });
+            }
+        };
         let ingest = self.ingest.clone();
         let export = Export(ingest.clone());
         let mut grpc = Grpc::new(RawRequestCodec)
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.max_request_bytes);
-        Box::pin(async move { Ok(spec_status(&ingest, grpc.unary(export, request).await)) })
+        Box::pin(async move {
+            let response = grpc.unary(export, request).await;
+            drop(reservation);
+            Ok(spec_status(&ingest, response))
+        })
     }
 }
 
@@ -114,14 +127,21 @@ fn export(ingest: &Ingest, body: &[u8]) -> Result<Response<ExportTraceServiceRes
                 error_message: rejected.first_error.unwrap_or_default(),
             }),
         })),
-        Err(IngestError::Decode(message)) => Err(Status::invalid_argument(format!(
-            "could not decode the request: {message}"
-        ))),
-        Err(IngestError::Refused(refused)) => Err(Status::with_error_details(
+        Err(error) => Err(error_status(error)),
+    }
+}
+
+/// Undecodable requests are the client's to fix; refusals are retryable, with when.
+fn error_status(error: IngestError) -> Status {
+    match error {
+        IngestError::Decode(message) => {
+            Status::invalid_argument(format!("could not decode the request: {message}"))
+        }
+        IngestError::Refused(refused) => Status::with_error_details(
             Code::Unavailable,
             format!("{refused}: retry later"),
             ErrorDetails::with_retry_info(Some(RETRY_DELAY)),
-        )),
+        ),
     }
 }
 

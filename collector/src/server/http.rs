@@ -20,6 +20,7 @@ use prost::Message;
 
 use super::auth::{self, BearerToken};
 use super::body::{self, BodyError};
+use super::inflight;
 use super::ingest::{Ingest, IngestError};
 use super::metrics::{ErrorReason, Receiver};
 use super::queue::Refused;
@@ -170,7 +171,12 @@ async fn otlp_traces(
             &message,
         );
     };
-    let bytes = match body::read(&headers, body, state.max_request_bytes).await {
+    let limit = state.max_request_bytes;
+    let _reservation = match ingest.reserve(receiver, inflight::request_bytes(&headers, limit)) {
+        Ok(reservation) => reservation,
+        Err(error) => return ingest_error(encoding, &error),
+    };
+    let bytes = match body::read(&headers, body, limit).await {
         Ok(bytes) => bytes,
         Err(error) => return body_error(ingest, receiver, encoding, &error),
     };
@@ -216,7 +222,12 @@ async fn zipkin_spans(
             format!("unsupported Content-Type: use {JSON} (Zipkin v2 JSON)"),
         );
     }
-    let bytes = match body::read(&headers, body, state.max_request_bytes).await {
+    let limit = state.max_request_bytes;
+    let _reservation = match ingest.reserve(receiver, inflight::request_bytes(&headers, limit)) {
+        Ok(reservation) => reservation,
+        Err(error) => return zipkin_error(error),
+    };
+    let bytes = match body::read(&headers, body, limit).await {
         Ok(bytes) => bytes,
         Err(error) => {
             let (status, reason) = body_error_status(&error);
@@ -238,8 +249,15 @@ async fn zipkin_spans(
             ),
         ),
         Ok(_) => StatusCode::ACCEPTED.into_response(),
-        Err(IngestError::Decode(message)) => text(StatusCode::BAD_REQUEST, message),
-        Err(IngestError::Refused(refused)) => {
+        Err(error) => zipkin_error(error),
+    }
+}
+
+/// Zipkin's answers are plain text; refusals say when to retry.
+fn zipkin_error(error: IngestError) -> Response {
+    match error {
+        IngestError::Decode(message) => text(StatusCode::BAD_REQUEST, message),
+        IngestError::Refused(refused) => {
             let mut response = text(StatusCode::SERVICE_UNAVAILABLE, refused.to_string());
             response
                 .headers_mut()
@@ -292,6 +310,7 @@ fn ingest_error(encoding: Encoding, error: &IngestError) -> Response {
         IngestError::Refused(refused) => {
             let message = match refused {
                 Refused::Full => "the ingest queue is full: retry later",
+                Refused::Busy => "too many request bytes are being received: retry later",
                 Refused::Closed => "the server is shutting down: retry later",
             };
             let mut response = status_response(

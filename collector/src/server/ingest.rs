@@ -6,6 +6,7 @@ use std::sync::Arc;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
+use super::inflight::{InflightBudget, Reservation};
 use super::metrics::{ErrorReason, IngestMetrics, Receiver};
 use super::queue::{Batch, QueueSender, Refused};
 use crate::normalize::{Normalizer, Rejected, ids_are_valid};
@@ -25,6 +26,7 @@ pub struct Ingest {
     queue: QueueSender,
     metrics: Arc<IngestMetrics>,
     record: bool,
+    inflight: InflightBudget,
 }
 
 impl Ingest {
@@ -33,13 +35,24 @@ impl Ingest {
         queue: QueueSender,
         metrics: Arc<IngestMetrics>,
         record: bool,
+        inflight: InflightBudget,
     ) -> Self {
         Self {
             normalizer,
             queue,
             metrics,
             record,
+            inflight,
         }
+    }
+
+    /// Reserves what a request may hold before its body is read, or refuses it (retryable)
+    /// when the receivers already hold their budget.
+    pub fn reserve(&self, receiver: Receiver, bytes: usize) -> Result<Reservation, IngestError> {
+        self.inflight.try_reserve(bytes).ok_or_else(|| {
+            self.refused_early(receiver, ErrorReason::busy);
+            IngestError::Refused(Refused::Busy)
+        })
     }
 
     /// A protobuf `ExportTraceServiceRequest` body, normalised straight off the wire.
@@ -114,6 +127,7 @@ impl Ingest {
                 IngestMetrics::spans(&metrics.spans_refused, receiver, accepted);
                 let reason = match refused {
                     Refused::Full => ErrorReason::queue_full,
+                    Refused::Busy => ErrorReason::busy,
                     Refused::Closed => ErrorReason::shutting_down,
                 };
                 metrics.error(receiver, reason);

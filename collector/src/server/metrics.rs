@@ -32,6 +32,8 @@ pub enum ErrorReason {
     method_not_allowed,
     /// The pipeline queue was full: the client was told to retry.
     queue_full,
+    /// The request bytes held at once reached their budget: the client was told to retry.
+    busy,
     /// Some spans of an accepted request were invalid (partial success).
     invalid_spans,
     /// The server is shutting down.

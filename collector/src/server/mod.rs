@@ -7,6 +7,7 @@ mod body;
 pub mod conn;
 mod grpc;
 mod http;
+mod inflight;
 mod ingest;
 pub mod metrics;
 mod pipeline;
@@ -219,6 +220,7 @@ impl Collector {
             sender,
             metrics.clone(),
             config.record.is_some(),
+            inflight::InflightBudget::default(),
         ));
 
         let (stop, stopped) = watch::channel(false);

@@ -45,6 +45,9 @@ impl Batch {
 pub enum Refused {
     #[error("the ingest queue is full")]
     Full,
+    /// The request bytes held at once reached their budget ([`super::inflight`]).
+    #[error("too many request bytes are being received")]
+    Busy,
     #[error("the server is shutting down")]
     Closed,
 }
@@ -148,6 +151,7 @@ impl QueueReceiver {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::envoy_call::{EnvoyCall, Peer, request_of};
