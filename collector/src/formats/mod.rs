@@ -1,5 +1,7 @@
 //! Trace encodings: lenient OTLP JSON decoding, canonical OTLP JSON encoding, Zipkin v2, files.
 
+/// Compressed request bodies (gzip, deflate) decoded within a size limit.
+pub mod compression;
 mod json;
 /// OTLP/JSON requests: read whatever OTLP-ish JSON real tools write; write the collector's form.
 pub mod otlp_json;

@@ -5,6 +5,7 @@
 //! allocation happen later, in `SpanBuilder::finish`, for the facts that are kept.
 
 use super::identity::Identity;
+use crate::intern::OVERFLOW;
 
 /// One attribute value, borrowed from the decoded buffer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,6 +123,38 @@ impl RequestAttrs<'_> {
             || self.http_target.is_some()
             || self.http_protocol.is_some()
             || self.http_host.is_some()
+    }
+}
+
+/// The longest attribute value normalisation reads as itself, the interner's cap: a longer
+/// one reads as [`OVERFLOW`], as it would have been interned ([`AttrValue::capped`]).
+///
+/// Every string a [`crate::span::Span`] keeps comes from such a value (its path is a slice
+/// of one, the other strings are interned), so no span holds more than this many bytes of
+/// outside text. It also bounds per-span CPU: resource attributes apply to every span of
+/// their resource, and the strings parsed for each span (URLs, XFCC, peer addresses) or
+/// hashed (interned names) are at most this long, so a span costs time linear in its own
+/// size plus a bounded amount, however large its resource's values. Span names are per-span
+/// data (the interner caps what is kept). How many attributes a span has is bounded by the
+/// request size limit only; each costs time linear in its size, once.
+///
+/// Decoders apply the cap where they decode a value: the owned path in
+/// [`super::SpanBuilder::attr`] (and the resource's), the wire walker when it decodes the
+/// value of a key [`AttrKey::classify`] knows, before passing it to `attr_known`.
+pub const MAX_VALUE_LEN: usize = crate::intern::MAX_STRING_LEN;
+
+/// XFCC headers carry certificates when Envoy forwards them (`Cert=`, `Chain=`): longer than
+/// other values, and only searched for the `URI=` of the last element.
+pub const MAX_XFCC_LEN: usize = 16 * 1024;
+
+impl<'a> AttrValue<'a> {
+    /// The value, or [`OVERFLOW`] for a string longer than `max` bytes.
+    #[inline]
+    pub fn capped(self, max: usize) -> Self {
+        match self {
+            Self::Str(s) if s.len() > max => Self::Str(OVERFLOW),
+            value => value,
+        }
     }
 }
 
@@ -418,6 +451,15 @@ impl AttrKey {
         Some(known)
     }
 
+    /// The longest value of this key read as itself ([`MAX_VALUE_LEN`], [`MAX_XFCC_LEN`]).
+    #[inline]
+    pub fn max_value_len(self) -> usize {
+        match self {
+            Self::Xfcc => MAX_XFCC_LEN,
+            _ => MAX_VALUE_LEN,
+        }
+    }
+
     fn linkerd_label(key: &[u8]) -> Option<Self> {
         key.starts_with(b"linkerd.io/")
             .then_some(Self::LinkerdLabel)
@@ -461,7 +503,7 @@ pub(crate) fn record<'a>(
     value: AttrValue<'a>,
 ) -> bool {
     match AttrKey::classify(key.as_bytes()) {
-        Some(key) => record_known(ident, req, key, value),
+        Some(key) => record_known(ident, req, key, value.capped(key.max_value_len())),
         None => {
             if let AttrValue::Str(s) = value
                 && s.starts_with(RBAC_DENIED_PREFIX)

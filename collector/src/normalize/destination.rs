@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use crate::intern::{Interner, Sym, ThreadMemo};
+use crate::intern::{Interner, OVERFLOW, Sym, ThreadMemo};
 use crate::span::{Destination, Protocol, SpanKind};
 
 use super::attrs::RequestAttrs;
@@ -53,6 +53,9 @@ pub(crate) fn name_facts_memoized(span_name: &str, interner: &Interner) -> Optio
     })
 }
 
+/// The longest key a [`Memo`] copies.
+const MEMO_KEY_LIMIT: usize = 1024;
+
 /// A few strings a proxy's batch repeats over and over (its upstream clusters, its own span
 /// name), each remembered with what parsing and interning it gave: comparing a string costs
 /// less than parsing it again.
@@ -73,6 +76,10 @@ impl<T> Default for Memo<T> {
 
 impl<T: Copy> Memo<T> {
     pub(crate) fn get_or(&mut self, key: &str, compute: impl FnOnce(&str) -> T) -> T {
+        // Keys are span names and cluster names: an absurdly long one is not worth a copy.
+        if key.len() > MEMO_KEY_LIMIT {
+            return compute(key);
+        }
         for (name, value) in self.entries.iter().flatten() {
             if name == key {
                 return *value;
@@ -203,7 +210,8 @@ pub(crate) fn path<'a>(req: &RequestAttrs<'a>) -> Option<&'a str> {
         .or(req.http_target.map(strip_query))
         .or(req.grpc_path)
         .or(req.url.map(path_from_url))
-        .filter(|p| !p.is_empty())
+        // A value too long to read (see `attrs::MAX_VALUE_LEN`) leaves the path unknown.
+        .filter(|p| !p.is_empty() && *p != OVERFLOW)
 }
 
 /// The HTTP Host/authority: `http.host`, `server.address` on SERVER spans, the URL authority.

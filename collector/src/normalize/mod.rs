@@ -33,7 +33,7 @@ use std::cell::RefCell;
 use crate::intern::{Interner, Sym};
 use crate::span::{DryRunVerdicts, ProxyKind, Span, SpanId, SpanKind, TraceId, Workload};
 
-pub use attrs::{AttrKey, AttrValue, RBAC_DENIED_PREFIX};
+pub use attrs::{AttrKey, AttrValue, MAX_VALUE_LEN, MAX_XFCC_LEN, RBAC_DENIED_PREFIX};
 pub use caller::principal_name;
 pub use envoy::{
     ClusterDirection, NodeId, UpstreamCluster, parse_node_id, parse_peer_address,
@@ -292,6 +292,8 @@ impl<'a> SpanBuilder<'a, '_> {
     /// [`Self::attr`] for a key the decoder already classified: a decoder that can defer
     /// decoding values decodes only those of keys [`AttrKey::classify`] knows, and of other
     /// keys only string values starting with [`RBAC_DENIED_PREFIX`] (passed to [`Self::attr`]).
+    /// The decoder caps the value ([`AttrValue::capped`] to [`AttrKey::max_value_len`]), once
+    /// per distinct value rather than per span.
     pub fn attr_known(&mut self, key: AttrKey, value: AttrValue<'a>) {
         self.identity_touched |=
             attrs::record_known(&mut self.identity, &mut self.request, key, value);

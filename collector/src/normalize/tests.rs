@@ -10,6 +10,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
 
 use super::*;
+use crate::intern::OVERFLOW;
 use crate::span::{
     AuthzDenial, Destination, Failure, PeerAddress, PrincipalSource, Protocol, ProxyKind,
 };
@@ -1021,4 +1022,58 @@ fn real_istio_bookinfo_trace() {
             .iter()
             .all(|sp| sp.failure.is_none() && sp.protocol == Protocol::Http)
     );
+}
+
+#[test]
+fn over_long_values_read_as_overflow_and_leave_no_long_strings() {
+    let long = |prefix: &str| format!("{prefix}{}", "a".repeat(MAX_VALUE_LEN));
+    // A resource-level URL, applied to every span of its resource: no path, no host.
+    let (n, sp) = one(
+        vec![
+            s("service.name", &long("svc")),
+            s("url.full", &long("http://h/")),
+        ],
+        span(
+            CLIENT,
+            &long("name"),
+            vec![s("http.method", &long("GET")), s("http.target", &long("/"))],
+        ),
+    );
+    let v = View(&n);
+    assert_eq!(v.s(sp.workload.service), OVERFLOW);
+    assert_eq!(v.s(sp.name), OVERFLOW);
+    assert_eq!(v.o(sp.method), Some(OVERFLOW));
+    assert_eq!(sp.path, None);
+    assert_eq!(v.o(sp.host), None);
+
+    // At the cap a value still reads as itself.
+    let at_cap = format!("/{}", "p".repeat(MAX_VALUE_LEN - 1));
+    let (_, sp) = one(vec![], span(CLIENT, "x", vec![s("url.path", &at_cap)]));
+    assert_eq!(sp.path.as_deref(), Some(at_cap.as_str()));
+
+    // XFCC may carry certificates: its cap is higher.
+    let cert = "c".repeat(MAX_VALUE_LEN * 2);
+    let xfcc = format!("By=spiffe://a;Cert=\"{cert}\";URI=spiffe://td/ns/a/sa/b");
+    let (n, sp) = reviews_server_span(vec![s("xfcc", &xfcc)]);
+    assert_eq!(View(&n).s(sp.principal.unwrap().name), "td/ns/a/sa/b");
+    let huge = format!(
+        "Cert=\"{}\";URI=spiffe://td/ns/a/sa/b",
+        "c".repeat(MAX_XFCC_LEN)
+    );
+    let (_, sp) = reviews_server_span(vec![s("xfcc", &huge)]);
+    assert_eq!(sp.principal, None);
+}
+
+#[test]
+fn a_span_with_a_million_attributes_and_ten_megabyte_strings_normalises() {
+    let mut attributes: Vec<KeyValue> = (0..1_000_000).map(|i| int("k", i)).collect();
+    let ten_mb = "x".repeat(10 << 20);
+    attributes.push(s("http.url", &ten_mb));
+    attributes.push(s("custom", &ten_mb));
+    attributes.push(s("http.method", "GET"));
+    let (n, sp) = one(vec![], span(CLIENT, &ten_mb, attributes));
+    let v = View(&n);
+    assert_eq!(v.s(sp.name), OVERFLOW);
+    assert_eq!(v.o(sp.method), Some("GET"));
+    assert_eq!(sp.path, None);
 }

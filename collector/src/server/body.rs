@@ -1,13 +1,14 @@
 //! Reading an HTTP request body within the size limit, before and after decompression: a
-//! gzip bomb is cut off at the limit, never expanded into memory.
-
-use std::io::Read;
+//! gzip bomb is cut off at the limit, never expanded into memory
+//! ([`crate::formats::compression`]).
 
 use axum::body::Body;
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::formats::compression::{self, Compression, DecompressError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -73,32 +74,17 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes
             }
         })?
         .to_bytes();
-    match encoding {
-        Encoding::Identity => Ok(raw),
-        Encoding::Gzip => inflate(flate2::read::GzDecoder::new(&raw[..]), "gzip", limit),
-        Encoding::Deflate => {
-            // HTTP "deflate" is zlib-wrapped, but some clients send raw deflate: accept both.
-            if raw.first().is_some_and(|b| b & 0x0f == 8) {
-                inflate(flate2::read::ZlibDecoder::new(&raw[..]), "deflate", limit)
-            } else {
-                inflate(
-                    flate2::read::DeflateDecoder::new(&raw[..]),
-                    "deflate",
-                    limit,
-                )
-            }
-        }
+    let compression = match encoding {
+        Encoding::Identity => return Ok(raw),
+        Encoding::Gzip => Compression::Gzip,
+        Encoding::Deflate => Compression::Deflate,
+    };
+    match compression::decompress(compression, &raw, limit) {
+        Ok(out) => Ok(out.into()),
+        Err(DecompressError::TooLarge { limit }) => Err(BodyError::DecompressedTooLarge { limit }),
+        Err(DecompressError::Corrupt { encoding, error }) => Err(BodyError::Corrupt {
+            encoding: encoding.name(),
+            error,
+        }),
     }
-}
-
-fn inflate(decoder: impl Read, encoding: &'static str, limit: usize) -> Result<Bytes, BodyError> {
-    let mut out = Vec::new();
-    decoder
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|error| BodyError::Corrupt { encoding, error })?;
-    if out.len() > limit {
-        return Err(BodyError::DecompressedTooLarge { limit });
-    }
-    Ok(out.into())
 }

@@ -123,8 +123,14 @@ fn outcome<'a>(
     multiplier_key: Option<&str>,
 ) -> Result<Outcome<'a>, WireError> {
     let end = kv.offset() + kv.remaining();
-    let Some((key, value)) = key_value(kv)? else {
-        return Ok(Outcome::Ignored);
+    let (key, value) = key_value(kv)?;
+    let Some(value) = value else {
+        // A key without a value is a value of no kind, as on the owned path: it still
+        // overrides (`error` with no value clears an earlier `error=true`).
+        return Ok(match AttrKey::classify(key) {
+            Some(known) => Outcome::Known(known, AttrValue::Other),
+            None => Outcome::Ignored,
+        });
     };
     let known = match AttrKey::classify(key) {
         Some(known) => known,
@@ -132,25 +138,31 @@ fn outcome<'a>(
         // Any tag may carry Envoy's response code details with an RBAC denial.
         None if starts_with_string(value.clone(), RBAC_DENIED_PREFIX.as_bytes())? => {
             // An error points past the whole `KeyValue`, where its fields were all read.
-            return Ok(Outcome::Named(utf8(key, end)?, any_value(value)?));
+            return Ok(Outcome::Named(
+                utf8(key, end)?,
+                any_value(value, usize::MAX)?,
+            ));
         }
         None => return Ok(Outcome::Ignored),
     };
     let bytes = value.rest();
     let Some(seen) = values.get_mut(known as usize) else {
-        return Ok(Outcome::Known(known, any_value(value)?));
+        return Ok(Outcome::Known(
+            known,
+            any_value(value, known.max_value_len())?,
+        ));
     };
     if seen.0 != bytes {
-        *seen = (bytes, any_value(value)?);
+        *seen = (bytes, any_value(value, known.max_value_len())?);
     }
     Ok(Outcome::Known(known, seen.1))
 }
 
-/// A `KeyValue`'s key and value, `None` when it has no value.
+/// A `KeyValue`'s key and value (`None` when it has no value).
 #[inline]
-fn key_value(mut kv: Reader<'_>) -> Result<Option<(&[u8], Reader<'_>)>, WireError> {
-    if let Some(split) = plain_key_value(&kv) {
-        return Ok(Some(split));
+fn key_value(mut kv: Reader<'_>) -> Result<(&[u8], Option<Reader<'_>>), WireError> {
+    if let Some((key, value)) = plain_key_value(&kv) {
+        return Ok((key, Some(value)));
     }
     let mut key: &[u8] = &[];
     let mut value = None;
@@ -161,7 +173,7 @@ fn key_value(mut kv: Reader<'_>) -> Result<Option<(&[u8], Reader<'_>)>, WireErro
             _ => kv.skip(wire)?,
         }
     }
-    Ok(value.map(|value| (key, value)))
+    Ok((key, value))
 }
 
 /// [`key_value`] of a `KeyValue` holding a key (field 1) and then a value (field 2), nothing
@@ -196,7 +208,8 @@ fn split_len(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     rest.split_at_checked(len)
 }
 
-/// Whether an `AnyValue` is a string starting with `prefix`, without decoding it.
+/// Whether an `AnyValue` is a string starting with `prefix`, or an array whose first string
+/// does (the string normalisation reads from it), without decoding it.
 fn starts_with_string(mut any: Reader<'_>, prefix: &[u8]) -> Result<bool, WireError> {
     // Most tag values are far shorter than the prefix (a tag byte and a length byte at least
     // come before the string): no need to look inside.
@@ -206,18 +219,26 @@ fn starts_with_string(mut any: Reader<'_>, prefix: &[u8]) -> Result<bool, WireEr
     while let Some((field, wire)) = any.key()? {
         match (field, wire) {
             (1, WireType::Len) => return Ok(any.bytes()?.starts_with(prefix)),
+            (5, WireType::Len) => {
+                return Ok(matches!(
+                    first_string(any.sub()?)?,
+                    AttrValue::Str(s) if s.as_bytes().starts_with(prefix)
+                ));
+            }
             _ => any.skip(wire)?,
         }
     }
     Ok(false)
 }
 
-fn any_value(mut any: Reader<'_>) -> Result<AttrValue<'_>, WireError> {
+/// An `AnyValue` as normalisation reads it; a string longer than `max` reads as `<overflow>`
+/// (see `normalize::MAX_VALUE_LEN`), capped here, once per distinct value.
+fn any_value(mut any: Reader<'_>, max: usize) -> Result<AttrValue<'_>, WireError> {
     // A string and nothing else, as Envoy sends every tag.
     if let [0x0a, rest @ ..] = any.rest()
         && let Some((string, [])) = split_len(rest)
     {
-        return utf8(string, any.offset() + 1).map(AttrValue::Str);
+        return utf8(string, any.offset() + 1).map(|s| AttrValue::Str(s).capped(max));
     }
     let mut value = AttrValue::Other;
     while let Some((field, wire)) = any.key()? {
@@ -239,7 +260,7 @@ fn any_value(mut any: Reader<'_>) -> Result<AttrValue<'_>, WireError> {
             }
         };
     }
-    Ok(value)
+    Ok(value.capped(max))
 }
 
 /// The first string element of an `ArrayValue`. Elements are read one level deep only: a

@@ -9,6 +9,15 @@
 //! are skipped by their length, with the framing of their top level checked; strings it reads
 //! are checked for UTF-8 as prost checks every string. Unread strings are not: like the
 //! OpenTelemetry Collector, meshlens does not refuse a batch over a tag it never looks at.
+//! Invalid UTF-8 in a string it reads refuses the whole request (HTTP 400 / gRPC
+//! INVALID_ARGUMENT with the byte offset), as a prost decode would: a span cannot be
+//! partially accepted without the fact it carried, and the client's encoder is broken.
+//!
+//! Nothing here recurses: values meshlens does not read (nested `AnyValue` arrays and maps,
+//! events, links) are skipped by their length prefix, so nesting depth costs nothing and
+//! cannot exhaust the stack (prost refuses past 100 levels; the walker accepts what it does
+//! not read). Header arrays are read one level deep only. Attribute values are capped where
+//! decoded (`normalize::MAX_VALUE_LEN`).
 
 mod attributes;
 mod reader;

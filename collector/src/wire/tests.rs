@@ -258,3 +258,148 @@ fn rbac_details_under_any_tag_confirm_a_denial_on_both_paths() {
         .collect();
     assert_eq!(denied.len(), 1);
 }
+
+/// The bytes of `message` wrapped as length-delimited field `field` of a new message, on a
+/// buffer kept reversed: nesting a million levels costs linear time.
+fn wrap_reversed(reversed: &mut Vec<u8>, field: u32) {
+    let mut prefix = Vec::new();
+    prost::encoding::encode_key(
+        field,
+        prost::encoding::WireType::LengthDelimited,
+        &mut prefix,
+    );
+    prost::encoding::encode_varint(reversed.len() as u64, &mut prefix);
+    reversed.extend(prefix.iter().rev());
+}
+
+/// An `AnyValue` nested `levels` deep: alternately through `kvlist_value` and `array_value`.
+fn nested_any_value(levels: usize) -> Vec<u8> {
+    let mut reversed: Vec<u8> = b"\x0a\x04deep".iter().rev().copied().collect();
+    for level in 0..levels {
+        if level % 2 == 0 {
+            wrap_reversed(&mut reversed, 1); // ArrayValue.values
+            wrap_reversed(&mut reversed, 5); // AnyValue.array_value
+        } else {
+            wrap_reversed(&mut reversed, 2); // KeyValue.value
+            reversed.extend(b"\x0a\x01k".iter().rev()); // KeyValue.key
+            wrap_reversed(&mut reversed, 1); // KeyValueList.values
+            wrap_reversed(&mut reversed, 6); // AnyValue.kvlist_value
+        }
+    }
+    reversed.reverse();
+    reversed
+}
+
+/// A million levels of `AnyValue` nesting (prost refuses past 100; a recursive walk would
+/// overflow any stack) in a resource attribute, a span attribute of a key normalisation
+/// reads and one it ignores, and an event attribute: walked without recursion and accepted,
+/// as the values are not ones normalisation reads.
+#[test]
+fn a_million_levels_of_nesting_are_walked_without_recursion() {
+    let normalizer = Normalizer::new(Interner::new());
+    let value = nested_any_value(1_000_000);
+    assert!(value.len() > 10 << 20);
+    let attribute = |key: &str| {
+        let mut kv = Vec::new();
+        prost::encoding::string::encode(1, &key.to_owned(), &mut kv);
+        prost::encoding::bytes::encode(2, &value, &mut kv);
+        kv
+    };
+    let request = envoy_request(1, 0);
+    let mut span = request.resource_spans[0].scope_spans[0].spans[0].encode_to_vec();
+    for key in ["http.url", "x-forwarded-client-cert", "custom"] {
+        prost::encoding::bytes::encode(9, &attribute(key), &mut span);
+    }
+    let mut event = Vec::new();
+    prost::encoding::bytes::encode(3, &attribute("event"), &mut event);
+    prost::encoding::bytes::encode(11, &event, &mut span);
+    let mut resource = Vec::new();
+    prost::encoding::bytes::encode(1, &attribute("service.name"), &mut resource);
+    let mut scope = Vec::new();
+    prost::encoding::bytes::encode(2, &span, &mut scope);
+    let mut resource_spans = Vec::new();
+    prost::encoding::bytes::encode(1, &resource, &mut resource_spans);
+    prost::encoding::bytes::encode(2, &scope, &mut resource_spans);
+    let mut body = Vec::new();
+    prost::encoding::bytes::encode(1, &resource_spans, &mut body);
+
+    assert!(
+        ExportTraceServiceRequest::decode(&body[..]).is_err(),
+        "prost's depth limit"
+    );
+    let (spans, rejected) = wire_path(&body, &normalizer).unwrap();
+    assert_eq!((spans.len(), rejected.count), (1, 0));
+    assert_eq!(count_spans(&body).unwrap(), 1);
+}
+
+/// Strings the walker reads are UTF-8 checked (prost checks every string: the request is
+/// refused, as prost would refuse it); strings it skips unread are not, like the
+/// OpenTelemetry Collector, which does not refuse a batch over a tag it never looks at.
+#[test]
+fn invalid_utf8_refuses_the_request_only_where_it_is_read() {
+    let normalizer = Normalizer::new(Interner::new());
+    let with_attribute = |key: &str, value: &[u8]| {
+        let mut kv = Vec::new();
+        prost::encoding::string::encode(1, &key.to_owned(), &mut kv);
+        let mut any = Vec::new();
+        prost::encoding::bytes::encode(1, &value.to_vec(), &mut any);
+        prost::encoding::bytes::encode(2, &any, &mut kv);
+        let request = envoy_request(1, 0);
+        let mut span = request.resource_spans[0].scope_spans[0].spans[0].encode_to_vec();
+        prost::encoding::bytes::encode(9, &kv, &mut span);
+        let mut scope = Vec::new();
+        prost::encoding::bytes::encode(2, &span, &mut scope);
+        let mut resource_spans = Vec::new();
+        prost::encoding::bytes::encode(2, &scope, &mut resource_spans);
+        let mut body = Vec::new();
+        prost::encoding::bytes::encode(1, &resource_spans, &mut body);
+        body
+    };
+    let read = with_attribute("http.method", b"GE\xffT");
+    let error = wire_path(&read, &normalizer).unwrap_err();
+    assert_eq!(error.what, "string is not valid UTF-8");
+    assert!(
+        error.to_string().starts_with("invalid protobuf at byte "),
+        "{error}"
+    );
+    let unread = with_attribute("user.comment", b"\xc3\x28 not UTF-8");
+    assert_eq!(wire_path(&unread, &normalizer).unwrap().0.len(), 1);
+    assert!(ExportTraceServiceRequest::decode(&unread[..]).is_err());
+}
+
+/// Odd attributes prost encodes canonically normalise the same on both paths: a key without
+/// a value after one with a value, and an RBAC denial in an array under an unknown key.
+#[test]
+fn valueless_keys_and_array_values_normalise_as_on_the_owned_path() {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
+    let normalizer = Normalizer::new(Interner::new());
+    let value = |v: any_value::Value| Some(AnyValue { value: Some(v) });
+    let mut request = envoy_request(1, 0);
+    request.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .extend([
+            KeyValue {
+                key: "error".into(),
+                value: value(any_value::Value::BoolValue(true)),
+                ..KeyValue::default()
+            },
+            KeyValue {
+                key: "error".into(),
+                ..KeyValue::default()
+            },
+            KeyValue {
+                key: "custom".into(),
+                value: value(any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(any_value::Value::StringValue(
+                            "rbac_access_denied_matched_policy[none]".into(),
+                        )),
+                    }],
+                })),
+                ..KeyValue::default()
+            },
+        ]);
+    let (wire_spans, _) = wire_path(&request.encode_to_vec(), &normalizer).unwrap();
+    let (owned_spans, _) = owned_path(&request, &normalizer);
+    assert_eq!(wire_spans, owned_spans);
+}

@@ -480,6 +480,17 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_are_syntax_errors_at_their_line() {
+        let text = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: a\n  name: b\n";
+        let err = super::super::parse_policies(&file(), text).unwrap_err();
+        assert!(err.is_file_level(), "{err}");
+        assert!(err.message().contains("duplicate"), "{err}");
+        let location = err.location().unwrap();
+        assert_eq!(location.line, 5, "{err}");
+        assert!(err.to_string().starts_with("t.yaml:5:"), "{err}");
+    }
+
+    #[test]
     fn deep_nesting_is_refused_not_overflowed() {
         assert!(load(&file(), &nested_block(MAX_DEPTH - 1)).is_ok());
         let err = load(&file(), &nested_block(5000)).unwrap_err();
