@@ -35,16 +35,7 @@ struct Serve {
 
 impl Serve {
     fn start(extra: &[&str], log: &str) -> Self {
-        let mut args = vec![
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--zipkin",
-            "127.0.0.1:0",
-            "--api",
-            "127.0.0.1:0",
-        ];
+        let mut args = common::LOOPBACK_LISTENERS.to_vec();
         args.extend_from_slice(extra);
         let (child, listening, logs) = common::spawn_serve_env(&args, &[("MESHLENS_LOG", log)]);
         Self {
@@ -518,16 +509,7 @@ fn the_bearer_token_guards_ingestion_and_the_api_but_not_healthz() {
 fn serve_fails(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
         .arg("serve")
-        .args([
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--zipkin",
-            "127.0.0.1:0",
-            "--api",
-            "127.0.0.1:0",
-        ])
+        .args(common::LOOPBACK_LISTENERS)
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
@@ -674,4 +656,432 @@ fn the_dashboard_client_sends_the_token_and_says_when_it_is_missing() {
         }
         other => panic!("connected without the token: {other:?}"),
     }
+}
+
+/// `meshlens loadgen --json` with `args` (and `env`; the token variable of the test's own
+/// environment is not passed on): its exit code, the summary it printed (when it did), its
+/// standard error, and how long it ran.
+fn loadgen(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, Option<serde_json::Value>, String, Duration) {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_meshlens"))
+        .arg("loadgen")
+        .args(args)
+        .arg("--json")
+        .env("MESHLENS_LOG", "error")
+        .env_remove("MESHLENS_AUTH_TOKEN_FILE")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    (
+        output.status.code(),
+        serde_json::from_str(stdout.trim()).ok(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// A loadgen run that delivered every span: how many.
+fn delivered_all(
+    what: &str,
+    run: (Option<i32>, Option<serde_json::Value>, String, Duration),
+) -> u64 {
+    let (code, summary, stderr, _) = run;
+    assert_eq!(code, Some(0), "{what}: {stderr}");
+    let summary = summary.unwrap_or_else(|| panic!("{what}: no summary: {stderr}"));
+    let sent = summary["sent_spans"].as_u64().unwrap();
+    // 2,000 spans/s for 1 s, give or take a batch per connection.
+    assert!(sent >= 1_000, "{what}: {summary}");
+    assert_eq!(summary["accepted_spans"], sent, "{what}: {summary}");
+    assert_eq!(summary["failed_spans"], 0, "{what}: {summary}");
+    assert_eq!(summary["rejected_spans"], 0, "{what}: {summary}");
+    assert!(summary["last_error"].is_null(), "{what}: {summary}");
+    sent
+}
+
+/// `/metrics` of a plain-text serve that asks for the token.
+fn metrics_with_token(serve: &Serve) -> String {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("http://{}/metrics", serve.addr("api")))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().unwrap()
+}
+
+const PROTOCOLS: [(&str, &str, &str); 4] = [
+    ("grpc", "otlp_grpc", "otlp_grpc"),
+    ("http-protobuf", "otlp_http", "otlp_http_protobuf"),
+    ("http-json", "otlp_http", "otlp_http_json"),
+    ("zipkin", "zipkin", "zipkin"),
+];
+
+#[test]
+fn loadgen_with_the_token_delivers_every_span_over_every_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("  {TOKEN}\n")).unwrap();
+    let token = token_file.to_str().unwrap();
+    let serve = Serve::start(&["--auth-token-file", token], "warn");
+    for (protocol, listener, receiver) in PROTOCOLS {
+        let mut args = vec![
+            "--target",
+            serve.addr(listener),
+            "--protocol",
+            protocol,
+            "--rate",
+            "2000",
+            "--duration",
+            "1s",
+            "--connections",
+            "2",
+        ];
+        // Zipkin takes the file from the environment variable.
+        let env = if protocol == "zipkin" {
+            vec![("MESHLENS_AUTH_TOKEN_FILE", token)]
+        } else {
+            args.extend(["--auth-token-file", token]);
+            vec![]
+        };
+        let sent = delivered_all(protocol, loadgen(&args, &env));
+        let metrics = metrics_with_token(&serve);
+        assert_eq!(
+            metric(
+                &metrics,
+                &format!("meshlens_spans_accepted_total{{receiver=\"{receiver}\"}}")
+            ),
+            sent as f64,
+            "{protocol}: {metrics}"
+        );
+        assert_eq!(
+            metric(
+                &metrics,
+                &format!(
+                    "meshlens_request_errors_total{{receiver=\"{receiver}\",reason=\"unauthenticated\"}}"
+                )
+            ),
+            0.0,
+            "{protocol}"
+        );
+    }
+    let logs = serve.stop();
+    assert!(!logs.contains(TOKEN), "the token leaked into the logs");
+}
+
+#[test]
+fn a_refused_token_stops_loadgen_at_once_and_nothing_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let wrong_file = dir.path().join("wrong");
+    std::fs::write(&wrong_file, "not-the-token\n").unwrap();
+    let serve = Serve::start(&["--auth-token-file", token_file.to_str().unwrap()], "warn");
+    let wrong = wrong_file.to_str().unwrap();
+    for (protocol, listener, _) in PROTOCOLS {
+        for token in [Some(wrong), None] {
+            let mut args = vec![
+                "--target",
+                serve.addr(listener),
+                "--protocol",
+                protocol,
+                "--rate",
+                "2000",
+                "--duration",
+                "60s",
+                "--connections",
+                "2",
+            ];
+            if let Some(token) = token {
+                args.extend(["--auth-token-file", token]);
+            }
+            let what = format!("{protocol} with {token:?}");
+            let (code, summary, stderr, took) = loadgen(&args, &[]);
+            // Spans were given up on: exit 1, at the first answer, not after 60 s of retries.
+            assert_eq!(code, Some(1), "{what}: {stderr}");
+            assert!(took < Duration::from_secs(15), "{what}: took {took:?}");
+            let refused = if token.is_some() {
+                "refused the bearer token"
+            } else {
+                "asks for a bearer token"
+            };
+            assert!(
+                stderr.contains("loadgen stopped")
+                    && stderr.contains(refused)
+                    && stderr.contains("--auth-token-file"),
+                "{what}: {stderr}"
+            );
+            assert!(!stderr.contains("not-the-token"), "{what}: {stderr}");
+            let summary = summary.unwrap_or_else(|| panic!("{what}: no summary: {stderr}"));
+            let sent = summary["sent_spans"].as_u64().unwrap();
+            assert!(sent > 0, "{what}: {summary}");
+            assert_eq!(summary["accepted_spans"], 0, "{what}: {summary}");
+            assert_eq!(summary["failed_spans"], sent, "{what}: {summary}");
+            assert_eq!(summary["retries"], 0, "{what}: {summary}");
+            // One request in flight per connection at most.
+            assert!(
+                summary["requests"].as_u64().unwrap() <= 2,
+                "{what}: {summary}"
+            );
+            assert!(
+                summary["last_error"].as_str().unwrap().contains(refused),
+                "{what}: {summary}"
+            );
+        }
+    }
+    let metrics = metrics_with_token(&serve);
+    for (_, _, receiver) in PROTOCOLS {
+        assert_eq!(
+            metric(
+                &metrics,
+                &format!("meshlens_spans_accepted_total{{receiver=\"{receiver}\"}}")
+            ),
+            0.0,
+            "{receiver}: {metrics}"
+        );
+        assert!(
+            metric(
+                &metrics,
+                &format!(
+                    "meshlens_request_errors_total{{receiver=\"{receiver}\",reason=\"unauthenticated\"}}"
+                )
+            ) >= 2.0,
+            "{receiver}: {metrics}"
+        );
+    }
+}
+
+#[test]
+fn loadgen_over_grpc_tls_and_mutual_tls_delivers_every_span() {
+    let pki = Pki::new();
+    let ca = pki.ca.to_str().unwrap();
+    let run = |addr: &str, extra: &[&str]| {
+        let mut args = vec!["--rate", "2000", "--duration", "1s", "--connections", "2"];
+        args.extend(["--target", addr]);
+        args.extend_from_slice(extra);
+        loadgen(&args, &[])
+    };
+
+    // TLS: HOST:PORT with --tls-ca (the certificate names 127.0.0.1 too), then an https://
+    // URL checked against the name localhost.
+    {
+        let serve = Serve::start(&strs(&tls_args(&pki)), "warn");
+        let grpc = serve.addr("otlp_grpc").to_owned();
+        let mut sent = delivered_all("tls", run(&grpc, &["--tls-ca", ca]));
+        let url = format!("https://{grpc}");
+        sent += delivered_all(
+            "tls https://",
+            run(&url, &["--tls-ca", ca, "--tls-server-name", "localhost"]),
+        );
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let metrics = runtime.block_on(metrics_tls(&serve, &pki.client_config(None)));
+        assert_eq!(
+            metric(
+                &metrics,
+                "meshlens_spans_accepted_total{receiver=\"otlp_grpc\"}"
+            ),
+            sent as f64,
+            "{metrics}"
+        );
+
+        // A CA that did not sign the server's certificate: the handshake fails, the target
+        // cannot be reached (exit 2).
+        let stranger = pki.stranger_cert.to_str().unwrap();
+        let (code, summary, stderr, _) = run(&grpc, &["--tls-ca", stranger]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(summary.is_none());
+        assert!(stderr.contains("cannot connect"), "{stderr}");
+        // The name the certificate does not carry: the same.
+        let (code, _, stderr, _) = run(
+            &grpc,
+            &["--tls-ca", ca, "--tls-server-name", "elsewhere.example"],
+        );
+        assert_eq!(code, Some(2), "{stderr}");
+    }
+
+    // Mutual TLS and the token together.
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let token = token_file.to_str().unwrap();
+    let mut args = tls_args(&pki);
+    args.extend([
+        "--tls-client-ca".to_owned(),
+        pki.ca.display().to_string(),
+        "--auth-token-file".to_owned(),
+        token.to_owned(),
+    ]);
+    let serve = Serve::start(&strs(&args), "warn");
+    let grpc = serve.addr("otlp_grpc").to_owned();
+    let (cert, key) = (
+        pki.client_cert.to_str().unwrap(),
+        pki.client_key.to_str().unwrap(),
+    );
+    let sent = delivered_all(
+        "mtls",
+        run(
+            &grpc,
+            &[
+                "--tls-ca",
+                ca,
+                "--tls-cert",
+                cert,
+                "--tls-key",
+                key,
+                "--auth-token-file",
+                token,
+            ],
+        ),
+    );
+    // Without a client certificate, or with one from another CA: the server's TLS alert
+    // comes after the handshake (TLS 1.3); loadgen stops at once instead of retrying.
+    let (stranger_cert, stranger_key) = (
+        pki.stranger_cert.to_str().unwrap(),
+        pki.stranger_key.to_str().unwrap(),
+    );
+    for (identity, refused) in [
+        (vec![], "asks for a client certificate"),
+        (
+            vec!["--tls-cert", stranger_cert, "--tls-key", stranger_key],
+            "refused the client certificate",
+        ),
+    ] {
+        let mut extra = vec![
+            "--tls-ca",
+            ca,
+            "--auth-token-file",
+            token,
+            "--duration",
+            "60s",
+        ];
+        extra.extend(identity);
+        let mut args = vec!["--target", grpc.as_str(), "--rate", "2000"];
+        args.extend(extra);
+        let (code, summary, stderr, took) = loadgen(&args, &[]);
+        assert_eq!(code, Some(1), "{refused}: {stderr}");
+        assert!(took < Duration::from_secs(15), "{refused}: took {took:?}");
+        assert!(
+            stderr.contains(refused) && stderr.contains("--tls-cert"),
+            "{refused}: {stderr}"
+        );
+        // Found out before the first request (see `ClientTls::refusal`): nothing was sent.
+        let summary = summary.unwrap();
+        assert_eq!(summary["accepted_spans"], 0, "{summary}");
+        assert_eq!(summary["failed_spans"], summary["sent_spans"], "{summary}");
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let metrics = runtime
+        .block_on(https(
+            serve.addr("api"),
+            &pki.client_config(Some((&pki.client_cert, &pki.client_key))),
+            &request(
+                "GET",
+                "/metrics",
+                &[("Authorization", &format!("Bearer {TOKEN}"))],
+                b"",
+            ),
+        ))
+        .unwrap();
+    assert_eq!(status(&metrics), 200, "{metrics}");
+    assert_eq!(
+        metric(
+            &metrics,
+            "meshlens_spans_accepted_total{receiver=\"otlp_grpc\"}"
+        ),
+        sent as f64,
+        "{metrics}"
+    );
+}
+
+#[test]
+fn loadgen_refuses_tls_it_cannot_do_and_broken_files_naming_them() {
+    let pki = Pki::new();
+    let garbage = pki.path("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let empty = pki.path("empty-token");
+    std::fs::write(&empty, "\n  \n").unwrap();
+    let missing = pki.path("missing-token");
+    let (ca, cert, key, server_key) = (
+        pki.ca.to_str().unwrap(),
+        pki.client_cert.to_str().unwrap(),
+        pki.client_key.to_str().unwrap(),
+        pki.key.to_str().unwrap(),
+    );
+    let (garbage, empty, missing) = (
+        garbage.to_str().unwrap(),
+        empty.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    );
+    let grpc_only = "TLS is supported for --protocol grpc only";
+    // Nothing listens on port 1: every case fails before connecting.
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["--protocol", "http-json", "--tls-ca", ca],
+            vec![grpc_only],
+        ),
+        (
+            vec![
+                "--protocol",
+                "http-protobuf",
+                "--tls-ca",
+                ca,
+                "--tls-cert",
+                cert,
+                "--tls-key",
+                key,
+            ],
+            vec![grpc_only],
+        ),
+        (
+            vec!["--protocol", "zipkin", "--tls-ca", ca],
+            vec![grpc_only],
+        ),
+        (
+            vec!["--protocol", "http-json", "--target", "https://127.0.0.1:1"],
+            vec![grpc_only],
+        ),
+        (vec!["--target", "https://127.0.0.1:1"], vec!["--tls-ca"]),
+        (
+            vec!["--target", "http://127.0.0.1:1", "--tls-ca", ca],
+            vec!["http://", "https://"],
+        ),
+        (vec!["--tls-ca", garbage], vec![garbage, "no PEM"]),
+        (vec!["--tls-ca", missing], vec![missing, "cannot read"]),
+        (
+            vec!["--tls-ca", ca, "--tls-cert", cert, "--tls-key", server_key],
+            vec![server_key, cert],
+        ),
+        (
+            vec!["--tls-ca", ca, "--tls-cert", cert, "--tls-key", garbage],
+            vec![garbage, "private key"],
+        ),
+        (vec!["--auth-token-file", empty], vec![empty, "empty"]),
+        (vec!["--auth-token-file", missing], vec![missing]),
+        // Usage errors.
+        (vec!["--tls-cert", cert, "--tls-key", key], vec!["--tls-ca"]),
+        (vec!["--tls-ca", ca, "--tls-cert", cert], vec!["--tls-key"]),
+    ];
+    for (args, expected) in cases {
+        let mut args = args;
+        if !args.contains(&"--target") {
+            args.extend(["--target", "127.0.0.1:1"]);
+        }
+        let (code, summary, stderr, took) = loadgen(&args, &[]);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(summary.is_none(), "{args:?}: nothing was sent");
+        assert!(took < Duration::from_secs(10), "{args:?}: {took:?}");
+        for text in expected {
+            assert!(stderr.contains(text), "{args:?}: {text:?} not in {stderr}");
+        }
+    }
+    // The environment variable is the flag's equal.
+    let (code, _, stderr, _) = loadgen(
+        &["--target", "127.0.0.1:1"],
+        &[("MESHLENS_AUTH_TOKEN_FILE", missing)],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(missing), "{stderr}");
 }

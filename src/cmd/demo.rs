@@ -186,6 +186,7 @@ pub fn start_demo(options: DemoOptions) -> anyhow::Result<DemoHandle> {
         batch_spans: 256,
         time_scale: scale,
         seed: options.seed,
+        ..LoadConfig::default()
     };
     let stats = Arc::new(SendStats::default());
     let (stop, stopped) = watch::channel(false);

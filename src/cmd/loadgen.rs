@@ -1,5 +1,6 @@
 //! `meshlens loadgen`: the simulated mesh's traffic as load against any trace receiver.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,16 +8,28 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use meshlens_analyzer::api::parse_duration;
+use meshlens_collector::server::auth::BearerToken;
+use meshlens_collector::simulate::send::{ClientTls, Credential, secured_url};
 use meshlens_collector::simulate::{
-    LoadConfig, Protocol, Scenario, SendStats, StatsSnapshot, Timeline, Topology, run,
+    LoadConfig, Protocol, Scenario, SendError, SendStats, StatsSnapshot, Timeline, Topology, run,
 };
 use serde::Serialize;
 use tokio::sync::watch;
 
+/// Exit codes, as `--help` tells them.
+const AFTER_HELP: &str = "\
+Exit status: 0 when every span was delivered; 1 when some were given up on, including when the
+receiver refuses the bearer token (HTTP 401, gRPC UNAUTHENTICATED) or the client certificate:
+not retried, every connection stops at once; 2 when the target cannot be reached (a failed TLS
+handshake included) or a flag or file is wrong (TLS with an HTTP protocol, an unreadable token,
+CA, certificate or key file).";
+
 #[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct LoadgenArgs {
-    /// Receiver: HOST:PORT, PORT (loopback) or a URL [default: 127.0.0.1 and the protocol's
-    /// port: 4317 gRPC, 4318 HTTP, 9411 Zipkin].
+    /// Receiver: HOST:PORT, PORT (loopback) or a URL (https:// for gRPC over TLS, with
+    /// --tls-ca) [default: 127.0.0.1 and the protocol's port: 4317 gRPC, 4318 HTTP, 9411
+    /// Zipkin].
     #[arg(long, value_name = "ADDR|URL")]
     target: Option<String>,
     /// How spans travel.
@@ -53,6 +66,23 @@ pub struct LoadgenArgs {
     /// Seed of the simulated traffic.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Send `Authorization: Bearer <token>` with every request, the token being the file's
+    /// content with surrounding whitespace trimmed (as `serve --auth-token-file` reads it).
+    #[arg(long, env = "MESHLENS_AUTH_TOKEN_FILE", value_name = "FILE")]
+    auth_token_file: Option<PathBuf>,
+    /// gRPC over TLS, trusting the CA(s) in this PEM bundle (no system trust store is
+    /// used). --protocol grpc only.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Mutual TLS: present this PEM client certificate (chain); needs --tls-key and --tls-ca.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_key", "tls_ca"])]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The name the server's certificate must carry [default: the target's host].
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    tls_server_name: Option<String>,
 }
 
 /// The final numbers.
@@ -79,6 +109,29 @@ pub fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
         .target
         .clone()
         .unwrap_or_else(|| format!("127.0.0.1:{}", args.protocol.default_port()));
+    // TLS with an HTTP protocol, or https:// without a CA: before any file is read.
+    secured_url(args.protocol, &target, args.tls_ca.is_some())?;
+    let auth = args
+        .auth_token_file
+        .as_deref()
+        .map(BearerToken::from_file)
+        .transpose()?;
+    let tls = match &args.tls_ca {
+        None => None,
+        Some(ca) => {
+            let identity = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+                (None, None) => None,
+                // clap's `requires` makes these usage errors.
+                _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+            };
+            let tls = ClientTls::from_files(ca, identity)?;
+            Some(match &args.tls_server_name {
+                Some(name) => tls.with_server_name(name.clone()),
+                None => tls,
+            })
+        }
+    };
     let topology = Arc::new(match args.services {
         Some(n) => Topology::with_services(n),
         None => Topology::new(args.scenario),
@@ -97,6 +150,8 @@ pub fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
         batch_spans: args.batch_spans.max(1),
         time_scale: 1.0,
         seed: args.seed,
+        auth,
+        tls,
     };
     let stats = Arc::new(SendStats::default());
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -112,7 +167,27 @@ pub fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
         reporter.abort();
         result
     });
-    let last_error = result.with_context(|| format!("cannot send to {target}"))?;
+    // A refused token or certificate ends the run early: the summary still tells what was sent,
+    // then exit 1.
+    let (last_error, refused) = match result {
+        Ok(last_error) => (last_error, None),
+        Err(
+            error @ SendError::Unauthenticated {
+                credential,
+                presented,
+                ..
+            },
+        ) => {
+            let hint = match (credential, presented) {
+                (Credential::Token, true) => "check --auth-token-file",
+                (Credential::Token, false) => "give it with --auth-token-file",
+                (Credential::Certificate, true) => "check --tls-cert and --tls-key",
+                (Credential::Certificate, false) => "give one with --tls-cert and --tls-key",
+            };
+            (Some(error.to_string()), Some(format!("{error}; {hint}")))
+        }
+        Err(error) => return Err(error).with_context(|| format!("cannot send to {target}")),
+    };
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     let spans = stats.snapshot();
     let summary = Summary {
@@ -145,6 +220,10 @@ pub fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
         if let Some(error) = &summary.last_error {
             println!("loadgen: last error: {error}");
         }
+    }
+    if let Some(message) = refused {
+        eprintln!("meshlens: loadgen stopped: {message}");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(if spans.failed_spans > 0 {
         ExitCode::FAILURE

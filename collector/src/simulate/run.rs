@@ -1,5 +1,7 @@
 //! Sending the simulated mesh's traffic: `connections` tasks, each with its own
-//! connection and simulator, paced to a total span rate, until a duration or a stop signal.
+//! connection and simulator, paced to a total span rate, until a duration or a stop signal
+//! — or until the receiver refuses a credential (the token, the client certificate), which
+//! stops every connection.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,11 +10,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::send::{Protocol, SendError, Sender};
+use super::send::{ClientTls, Protocol, SendError, Sender};
 use super::stats::SendStats;
 use super::timeline::Timeline;
 use super::topology::Topology;
 use super::traffic::Simulator;
+use crate::server::auth::BearerToken;
 
 /// What to send, where, how fast.
 #[derive(Debug, Clone)]
@@ -30,6 +33,10 @@ pub struct LoadConfig {
     /// Simulation seconds per wall-clock second (the incident timeline runs this much faster).
     pub time_scale: f64,
     pub seed: u64,
+    /// `Authorization: Bearer <token>` on every request.
+    pub auth: Option<BearerToken>,
+    /// gRPC over TLS (the other protocols refuse it: [`super::send::secured_url`]).
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for LoadConfig {
@@ -43,12 +50,16 @@ impl Default for LoadConfig {
             batch_spans: 512,
             time_scale: 1.0,
             seed: 1,
+            auth: None,
+            tls: None,
         }
     }
 }
 
-/// Sends until the duration is over or `stop` turns true. Fails only when a connection
-/// cannot be made; refusals are counted in `stats`. Returns the last sending error seen.
+/// Sends until the duration is over or `stop` turns true. Fails when a connection cannot be
+/// made, and with [`SendError::Unauthenticated`] as soon as the receiver refuses a
+/// credential (every connection then stops after its request in flight); other refusals
+/// are counted in `stats`. Returns the last sending error seen.
 pub async fn run(
     config: LoadConfig,
     topology: Arc<Topology>,
@@ -59,8 +70,18 @@ pub async fn run(
     let connections = config.connections.max(1);
     let mut senders = Vec::with_capacity(connections);
     for _ in 0..connections {
-        senders.push(Sender::connect(config.protocol, &config.target).await?);
+        senders.push(
+            Sender::connect(
+                config.protocol,
+                &config.target,
+                config.auth.as_ref(),
+                config.tls.as_ref(),
+            )
+            .await?,
+        );
     }
+    // Turned true by the first connection refused a credential: the others stop too.
+    let halt = Arc::new(watch::Sender::new(false));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for (index, sender) in senders.into_iter().enumerate() {
@@ -78,17 +99,57 @@ pub async fn run(
             sender,
             simulator,
             stats.clone(),
-            stop.clone(),
+            Stops {
+                stop: stop.clone(),
+                halted: halt.subscribe(),
+                halt: halt.clone(),
+            },
             started,
         ));
     }
     let mut last_error = None;
+    let mut refused = None;
     while let Some(result) = tasks.join_next().await {
-        if let Ok(Some(error)) = result {
-            last_error = Some(error);
+        match result {
+            Ok(Ended::Done(error)) => last_error = error.or(last_error),
+            Ok(Ended::Unauthenticated(error)) => refused = refused.or(Some(error)),
+            Err(_) => {}
         }
     }
-    Ok(last_error)
+    match refused {
+        Some(error) => Err(error),
+        None => Ok(last_error),
+    }
+}
+
+/// How a connection's loop ended.
+#[derive(Debug)]
+enum Ended {
+    /// Its time was up or it was stopped; the last sending error it saw.
+    Done(Option<String>),
+    /// The receiver refused a credential.
+    Unauthenticated(SendError),
+}
+
+/// What stops a connection: the caller's signal, or another connection's refused credential.
+#[derive(Debug)]
+struct Stops {
+    stop: watch::Receiver<bool>,
+    halted: watch::Receiver<bool>,
+    halt: Arc<watch::Sender<bool>>,
+}
+
+impl Stops {
+    fn stopped(&self) -> bool {
+        *self.stop.borrow() || *self.halted.borrow()
+    }
+
+    async fn changed(&mut self) {
+        tokio::select! {
+            _ = self.stop.changed() => {}
+            _ = self.halted.changed() => {}
+        }
+    }
 }
 
 async fn connection(
@@ -97,9 +158,9 @@ async fn connection(
     mut sender: Sender,
     mut simulator: Simulator,
     stats: Arc<SendStats>,
-    mut stop: watch::Receiver<bool>,
+    mut stops: Stops,
     started: Instant,
-) -> Option<String> {
+) -> Ended {
     let rate = if config.rate.is_finite() && config.rate > 0.0 {
         Some(config.rate / connections as f64)
     } else {
@@ -118,7 +179,7 @@ async fn connection(
     let mut sent = 0u64;
     let mut last_error = None;
     loop {
-        if *stop.borrow() {
+        if stops.stopped() {
             break;
         }
         let elapsed = started.elapsed();
@@ -135,7 +196,7 @@ async fn connection(
                 };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
+                    _ = stops.changed() => {}
                 }
                 continue;
             }
@@ -146,9 +207,18 @@ async fn connection(
         if delivery.failed > 0 {
             last_error = sender.last_error().map(str::to_owned);
         }
+        if let Some(credential) = sender.refused() {
+            stops.halt.send_replace(true);
+            return Ended::Unauthenticated(SendError::unauthenticated(
+                &config.target,
+                credential,
+                sender.presents(credential),
+                last_error.unwrap_or_default(),
+            ));
+        }
         sent += batch.spans as u64;
     }
-    last_error
+    Ended::Done(last_error)
 }
 
 fn now_unix_nanos() -> u64 {

@@ -4,9 +4,17 @@
 //! `RESOURCE_EXHAUSTED` with `RetryInfo`) after its retry delay — else with exponential
 //! backoff, up to a deadline; what the receiver kept is counted from its answer
 //! (`partial_success.rejected_spans`).
+//!
+//! A receiver that asks for a bearer token gets `Authorization: Bearer <token>` on every
+//! request (an HTTP header, gRPC metadata); an answer refusing it (HTTP 401, gRPC
+//! `UNAUTHENTICATED`) is never retried. gRPC can run over TLS ([`ClientTls`]: the CA to trust,
+//! a client certificate for mTLS); the HTTP senders cannot (reqwest's rustls would need a
+//! process-wide crypto provider), and say so rather than send in clear text.
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -14,10 +22,16 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use tonic::transport::Channel;
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_types::StatusExt;
 
 use crate::formats::{otlp_json, zipkin_encode};
+use crate::server::auth::BearerToken;
+use crate::server::tls::TlsError;
 
 /// How spans travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,6 +92,258 @@ pub enum SendError {
     Target(String),
     #[error("cannot connect to {target}: {message}")]
     Connect { target: String, message: String },
+    /// TLS asked for where it cannot be had, or an `https://` target without a CA to trust.
+    #[error("{0}")]
+    Tls(String),
+    /// The receiver refused the request's credentials (HTTP 401, gRPC `UNAUTHENTICATED`, a
+    /// TLS alert about the client certificate): retrying cannot help.
+    #[error("{target} {refused} ({message})")]
+    Unauthenticated {
+        target: String,
+        credential: Credential,
+        /// Whether the client presented that credential at all.
+        presented: bool,
+        /// "refused the bearer token", "asks for a client certificate"…
+        refused: &'static str,
+        message: String,
+    },
+}
+
+/// What a receiver can refuse for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// The bearer token: HTTP 401, gRPC `UNAUTHENTICATED`.
+    Token,
+    /// The client certificate (mutual TLS): a TLS alert after the handshake (TLS 1.3 sends
+    /// it once the client has finished).
+    Certificate,
+}
+
+impl SendError {
+    /// An [`SendError::Unauthenticated`] for `target`; `presented`: whether the client sent
+    /// the credential refused.
+    pub fn unauthenticated(
+        target: &str,
+        credential: Credential,
+        presented: bool,
+        message: String,
+    ) -> Self {
+        let refused = match (credential, presented) {
+            (Credential::Token, true) => "refused the bearer token",
+            (Credential::Token, false) => "asks for a bearer token",
+            (Credential::Certificate, true) => "refused the client certificate",
+            (Credential::Certificate, false) => "asks for a client certificate",
+        };
+        Self::Unauthenticated {
+            target: target.to_owned(),
+            credential,
+            presented,
+            refused,
+            message,
+        }
+    }
+}
+
+/// The message for TLS with an HTTP protocol.
+const TLS_GRPC_ONLY: &str = "TLS is supported for --protocol grpc only: the OTLP/HTTP and \
+                             Zipkin senders have no TLS backend (reqwest's rustls would need a \
+                             process-wide crypto provider)";
+
+/// TLS of the gRPC sender: the CAs to trust (not the system's: there is no trust store
+/// here), a client certificate for mutual TLS, and the name the server's certificate must
+/// carry (by default the target's host). rustls with ring.
+#[derive(Clone)]
+pub struct ClientTls {
+    ca: Arc<[u8]>,
+    identity: Option<Pair>,
+    server_name: Option<String>,
+}
+
+/// A client certificate (chain) and its private key, PEM.
+#[derive(Clone)]
+struct Pair {
+    cert: Arc<[u8]>,
+    key: Arc<[u8]>,
+}
+
+impl fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key is never shown.
+        f.debug_struct("ClientTls")
+            .field("ca_bytes", &self.ca.len())
+            .field("client_certificate", &self.identity.is_some())
+            .field("server_name", &self.server_name)
+            .finish()
+    }
+}
+
+impl ClientTls {
+    /// Reads and checks the CA bundle and, for mTLS, the client certificate (chain) and its
+    /// key: files without PEM, or a key that is not the certificate's, are errors naming the
+    /// file, here rather than at the handshake.
+    pub fn from_files(ca: &Path, identity: Option<(&Path, &Path)>) -> Result<Self, TlsError> {
+        let (ca_pem, _) = read_certs(ca, "CA certificate")?;
+        let identity = match identity {
+            None => None,
+            Some((cert, key)) => {
+                let (cert_pem, certs) = read_certs(cert, "client certificate")?;
+                let what = "client private key";
+                let key_pem = read(key, what)?;
+                let private = PrivateKeyDer::from_pem_slice(&key_pem)
+                    .map_err(|error| pem_error(key, what, error))?;
+                check_key(cert, key, certs, private)?;
+                Some(Pair {
+                    cert: Arc::from(cert_pem),
+                    key: Arc::from(key_pem),
+                })
+            }
+        };
+        Ok(Self {
+            ca: Arc::from(ca_pem),
+            identity,
+            server_name: None,
+        })
+    }
+
+    /// Checks the server's certificate against `name` instead of the target's host.
+    pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+
+    /// Whether a client certificate is presented.
+    pub fn mutual(&self) -> bool {
+        self.identity.is_some()
+    }
+
+    /// Whether the server at `url` refuses this client's certificate (or its lack of one),
+    /// with the alert's text. TLS 1.3 servers say so only after the client has finished its
+    /// handshake, so a connection looks made, and calls racing the alert fail as cancelled
+    /// (retried) rather than with it: a connection of its own is made here, the HTTP/2
+    /// preface sent and the server's first answer read. `None` when it answers, or when the
+    /// probe fails otherwise (the real connection then tells).
+    async fn refusal(&self, url: &str) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let uri = url.parse::<http::Uri>().ok()?;
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(443);
+        let name = self.server_name.as_deref().unwrap_or(host);
+        let name = rustls_pki_types::ServerName::try_from(name.to_owned()).ok()?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.rustls().ok()?));
+        let exchange = async {
+            let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+            let mut tls = connector.connect(name, tcp).await?;
+            // The client preface and an empty SETTINGS frame.
+            tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+                .await?;
+            tls.flush().await?;
+            let mut first = [0u8; 1];
+            tls.read(&mut first).await
+        };
+        match tokio::time::timeout(Duration::from_secs(5), exchange).await {
+            Ok(Err(error)) if certificate_refused(&error) => Some(error.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The rustls configuration tonic builds from [`Self::tonic`], for [`Self::refusal`].
+    fn rustls(&self) -> Result<rustls::ClientConfig, rustls::Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(
+            CertificateDer::pem_slice_iter(&self.ca).filter_map(Result::ok),
+        );
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+        let mut config = match &self.identity {
+            Some(Pair { cert, key }) => {
+                let certs = CertificateDer::pem_slice_iter(cert)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| rustls::Error::General("client certificate".to_owned()))?;
+                let key = PrivateKeyDer::from_pem_slice(key)
+                    .map_err(|_| rustls::Error::General("client key".to_owned()))?;
+                builder.with_client_auth_cert(certs, key)?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(config)
+    }
+
+    fn tonic(&self) -> ClientTlsConfig {
+        let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&*self.ca));
+        if let Some(Pair { cert, key }) = &self.identity {
+            config = config.identity(Identity::from_pem(&**cert, &**key));
+        }
+        if let Some(name) = &self.server_name {
+            config = config.domain_name(name.clone());
+        }
+        config
+    }
+}
+
+/// A PEM file of certificates (none is an error): its text and the certificates.
+fn read_certs(
+    path: &Path,
+    what: &'static str,
+) -> Result<(Vec<u8>, Vec<CertificateDer<'static>>), TlsError> {
+    let pem = read(path, what)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| pem_error(path, what, error))?;
+    if certs.is_empty() {
+        return Err(TlsError::Missing {
+            what,
+            path: path.to_owned(),
+        });
+    }
+    Ok((pem, certs))
+}
+
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|error| TlsError::Read {
+        what,
+        path: path.to_owned(),
+        error,
+    })
+}
+
+fn pem_error(path: &Path, what: &'static str, error: rustls_pki_types::pem::Error) -> TlsError {
+    match error {
+        rustls_pki_types::pem::Error::NoItemsFound => TlsError::Missing {
+            what,
+            path: path.to_owned(),
+        },
+        other => TlsError::Pem {
+            path: path.to_owned(),
+            message: format!("{other:?}"),
+        },
+    }
+}
+
+/// The key must be the certificate's (as the server's own pair is checked).
+fn check_key(
+    cert: &Path,
+    key: &Path,
+    certs: Vec<CertificateDer<'static>>,
+    private: PrivateKeyDer<'static>,
+) -> Result<(), TlsError> {
+    let key_error = |error| TlsError::Key {
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+        error,
+    };
+    let signing = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(private)
+        .map_err(key_error)?;
+    match CertifiedKey::new(certs, signing).keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => Ok(()),
+        Err(error) => Err(key_error(error)),
+    }
 }
 
 /// How long to keep trying one request.
@@ -119,11 +385,17 @@ enum Attempt {
     Retry(Option<Duration>, String),
     /// Refused for good.
     Failed(String),
+    /// A credential was refused: refused for good.
+    Unauthenticated(Credential, String),
 }
 
 #[derive(Debug)]
 enum Transport {
-    Grpc(TraceServiceClient<Channel>),
+    Grpc {
+        client: TraceServiceClient<Channel>,
+        /// `Bearer <token>`, sent as metadata with every call.
+        authorization: Option<AsciiMetadataValue>,
+    },
     Http {
         client: reqwest::Client,
         url: String,
@@ -138,6 +410,12 @@ pub struct Sender {
     retry: RetryPolicy,
     /// The last permanent or final error, for the user.
     last_error: Option<String>,
+    /// The credential the last request was refused for.
+    refused: Option<Credential>,
+    /// A bearer token goes with every request.
+    token: bool,
+    /// A client certificate is presented.
+    certificate: bool,
 }
 
 /// `host:port`, `http://host:port` or `http://host:port/path`: the URL to send to, with the
@@ -169,43 +447,116 @@ pub fn target_url(protocol: Protocol, target: &str) -> Result<String, SendError>
     })
 }
 
+/// [`target_url`] for a sender with or without TLS: a target without a scheme gets
+/// `https://` with TLS; `https://` needs TLS (a CA to trust) and `http://` refuses it; TLS
+/// is for gRPC only.
+pub fn secured_url(protocol: Protocol, target: &str, tls: bool) -> Result<String, SendError> {
+    let url = target_url(protocol, target)?;
+    let https = url.starts_with("https://");
+    if protocol != Protocol::Grpc {
+        return if tls || https {
+            Err(SendError::Tls(TLS_GRPC_ONLY.to_owned()))
+        } else {
+            Ok(url)
+        };
+    }
+    match (tls, https) {
+        (false, false) | (true, true) => Ok(url),
+        (false, true) => Err(SendError::Tls(format!(
+            "{url}: an https:// target needs the CA to trust (--tls-ca): there is no system \
+             trust store here"
+        ))),
+        (true, false) if target.contains("://") => Err(SendError::Tls(format!(
+            "{url}: TLS asked for (--tls-ca) but the target says http://: give https:// or \
+             HOST:PORT"
+        ))),
+        (true, false) => Ok(format!("https://{}", url.trim_start_matches("http://"))),
+    }
+}
+
 impl Sender {
-    /// Connects (gRPC) or prepares a client (HTTP) for `target`.
-    pub async fn connect(protocol: Protocol, target: &str) -> Result<Self, SendError> {
-        let url = target_url(protocol, target)?;
+    /// Connects (gRPC) or prepares a client (HTTP) for `target`, with `token` on every
+    /// request and gRPC over `tls` when given (see [`secured_url`]).
+    pub async fn connect(
+        protocol: Protocol,
+        target: &str,
+        token: Option<&BearerToken>,
+        tls: Option<&ClientTls>,
+    ) -> Result<Self, SendError> {
+        let url = secured_url(protocol, target, tls.is_some())?;
+        let authorization = token.map(BearerToken::authorization);
         let transport = match protocol {
             Protocol::Grpc => {
-                let endpoint = Channel::from_shared(url.clone())
+                let mut endpoint = Channel::from_shared(url.clone())
                     .map_err(|_| SendError::Target(target.to_owned()))?
                     .connect_timeout(Duration::from_secs(5))
                     .timeout(Duration::from_secs(30));
+                if let Some(tls) = tls {
+                    endpoint = endpoint
+                        .tls_config(tls.tonic())
+                        .map_err(|e| SendError::Tls(format!("{url}: {}", error_chain(&e))))?;
+                }
                 let channel = endpoint.connect().await.map_err(|e| SendError::Connect {
                     target: url.clone(),
                     message: error_chain(&e),
                 })?;
-                Transport::Grpc(
-                    TraceServiceClient::new(channel)
+                if let Some(tls) = tls
+                    && let Some(alert) = tls.refusal(&url).await
+                {
+                    return Err(SendError::unauthenticated(
+                        target,
+                        Credential::Certificate,
+                        tls.mutual(),
+                        alert,
+                    ));
+                }
+                let authorization =
+                    match authorization {
+                        None => None,
+                        Some(value) => {
+                            let mut value = AsciiMetadataValue::try_from(value.as_bytes())
+                                .map_err(|_| SendError::Connect {
+                                    target: url.clone(),
+                                    message: "the token cannot travel as gRPC metadata".to_owned(),
+                                })?;
+                            value.set_sensitive(true);
+                            Some(value)
+                        }
+                    };
+                Transport::Grpc {
+                    client: TraceServiceClient::new(channel)
                         .max_decoding_message_size(16 << 20)
                         .max_encoding_message_size(64 << 20),
-                )
+                    authorization,
+                }
             }
-            _ => Transport::Http {
-                client: reqwest::Client::builder()
-                    .timeout(Duration::from_secs(30))
-                    .connect_timeout(Duration::from_secs(5))
-                    .build()
-                    .map_err(|e| SendError::Connect {
-                        target: url.clone(),
-                        message: error_chain(&e),
-                    })?,
-                url,
-            },
+            _ => {
+                let mut headers = http::HeaderMap::new();
+                if let Some(value) = authorization {
+                    headers.insert(http::header::AUTHORIZATION, value);
+                }
+                Transport::Http {
+                    client: reqwest::Client::builder()
+                        .timeout(Duration::from_secs(30))
+                        .connect_timeout(Duration::from_secs(5))
+                        .default_headers(headers)
+                        .build()
+                        .map_err(|e| SendError::Connect {
+                            target: url.clone(),
+                            message: error_chain(&e),
+                        })?,
+                    url,
+                }
+            }
         };
         Ok(Self {
             protocol,
             transport,
             retry: RetryPolicy::default(),
             last_error: None,
+            refused: None,
+            token: token.is_some(),
+            certificate: tls.is_some_and(ClientTls::mutual),
         })
     }
 
@@ -223,6 +574,20 @@ impl Sender {
         self.last_error.as_deref()
     }
 
+    /// The credential the last request was refused for (HTTP 401, gRPC `UNAUTHENTICATED`,
+    /// a TLS alert about the client certificate): the next requests will be refused too.
+    pub fn refused(&self) -> Option<Credential> {
+        self.refused
+    }
+
+    /// Whether this sender presents `credential`.
+    pub fn presents(&self, credential: Credential) -> bool {
+        match credential {
+            Credential::Token => self.token,
+            Credential::Certificate => self.certificate,
+        }
+    }
+
     /// Sends `request` (of `spans` spans), retrying as the receiver asks.
     pub async fn send(&mut self, request: &ExportTraceServiceRequest, spans: u64) -> Delivery {
         let body = self.encode(request);
@@ -232,6 +597,7 @@ impl Sender {
             spans,
             ..Delivery::default()
         };
+        self.refused = None;
         loop {
             match self.attempt(request, &body).await {
                 Attempt::Accepted(rejected) => {
@@ -242,6 +608,12 @@ impl Sender {
                 }
                 Attempt::Failed(message) => {
                     self.last_error = Some(message);
+                    delivery.failed = spans;
+                    return delivery;
+                }
+                Attempt::Unauthenticated(credential, message) => {
+                    self.last_error = Some(message);
+                    self.refused = Some(credential);
                     delivery.failed = spans;
                     return delivery;
                 }
@@ -273,10 +645,19 @@ impl Sender {
 
     async fn attempt(&mut self, request: &ExportTraceServiceRequest, body: &[u8]) -> Attempt {
         match &mut self.transport {
-            Transport::Grpc(client) => match client.export(request.clone()).await {
-                Ok(response) => Attempt::Accepted(rejected(response.get_ref())),
-                Err(status) => grpc_refusal(&status),
-            },
+            Transport::Grpc {
+                client,
+                authorization,
+            } => {
+                let mut call = tonic::Request::new(request.clone());
+                if let Some(value) = authorization {
+                    call.metadata_mut().insert("authorization", value.clone());
+                }
+                match client.export(call).await {
+                    Ok(response) => Attempt::Accepted(rejected(response.get_ref())),
+                    Err(status) => grpc_refusal(&status),
+                }
+            }
             Transport::Http { client, url } => {
                 let content_type = match self.protocol {
                     Protocol::HttpProtobuf => "application/x-protobuf",
@@ -309,7 +690,16 @@ fn grpc_refusal(status: &tonic::Status) -> Attempt {
     let delay = status
         .get_details_retry_info()
         .and_then(|info| info.retry_delay);
-    let message = format!("{:?}: {}", status.code(), status.message());
+    let mut message = format!("{:?}: {}", status.code(), status.message());
+    // A transport error's cause (a TLS alert, a reset) is in its source.
+    if let Some(source) = std::error::Error::source(status) {
+        message.push_str(": ");
+        message.push_str(&error_chain(source));
+    }
+    // Whatever the code (UNAVAILABLE or UNKNOWN), a refused certificate stays refused.
+    if certificate_refused(status) {
+        return Attempt::Unauthenticated(Credential::Certificate, message);
+    }
     match status.code() {
         tonic::Code::Unavailable
         | tonic::Code::Cancelled
@@ -319,8 +709,36 @@ fn grpc_refusal(status: &tonic::Status) -> Attempt {
         | tonic::Code::DataLoss => Attempt::Retry(delay, message),
         // Retryable only when the server says when (OTLP spec).
         tonic::Code::ResourceExhausted if delay.is_some() => Attempt::Retry(delay, message),
+        tonic::Code::Unauthenticated => Attempt::Unauthenticated(Credential::Token, message),
         _ => Attempt::Failed(message),
     }
+}
+
+/// Whether the server's TLS alert among `error`'s causes refuses the client certificate.
+/// By its message: by the time it reaches the call, rustls' error has become an
+/// `io::Error` holding only the text ("received fatal alert: CertificateRequired").
+fn certificate_refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    const REFUSALS: [&str; 8] = [
+        "CertificateRequired",
+        "BadCertificate",
+        "UnsupportedCertificate",
+        "CertificateRevoked",
+        "CertificateExpired",
+        "CertificateUnknown",
+        "UnknownCA",
+        "AccessDenied",
+    ];
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            let text = io.to_string();
+            if let Some(alert) = text.strip_prefix("received fatal alert: ") {
+                return REFUSALS.contains(&alert.trim());
+            }
+        }
+        next = cause.source();
+    }
+    false
 }
 
 async fn http_answer(protocol: Protocol, response: reqwest::Response) -> Attempt {
@@ -341,6 +759,8 @@ async fn http_answer(protocol: Protocol, response: reqwest::Response) -> Attempt
             _ => 0,
         }),
         429 | 502 | 503 | 504 => Attempt::Retry(retry_after, format!("HTTP {status}")),
+        // The body is a google.rpc.Status, binary for protobuf requests: not shown.
+        401 => Attempt::Unauthenticated(Credential::Token, "HTTP 401 Unauthorized".to_owned()),
         _ => Attempt::Failed(format!(
             "HTTP {status}: {}",
             String::from_utf8_lossy(&body[..body.len().min(300)])
@@ -377,6 +797,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -435,5 +856,150 @@ mod tests {
         assert!(matches!(grpc_refusal(&invalid), Attempt::Failed(_)));
         let exhausted = tonic::Status::resource_exhausted("too big");
         assert!(matches!(grpc_refusal(&exhausted), Attempt::Failed(_)));
+    }
+
+    #[test]
+    fn tls_makes_the_grpc_url_https_and_is_refused_for_http() {
+        let url = |p, t, tls| secured_url(p, t, tls).map_err(|e| e.to_string());
+        assert_eq!(
+            url(Protocol::Grpc, "127.0.0.1:4317", true).as_deref(),
+            Ok("https://127.0.0.1:4317")
+        );
+        assert_eq!(
+            url(Protocol::Grpc, "https://collector:4317", true).as_deref(),
+            Ok("https://collector:4317")
+        );
+        assert_eq!(
+            url(Protocol::Grpc, "collector:4317", false).as_deref(),
+            Ok("http://collector:4317")
+        );
+        assert!(
+            url(Protocol::Grpc, "https://collector:4317", false)
+                .is_err_and(|e| e.contains("--tls-ca"))
+        );
+        assert!(url(Protocol::Grpc, "http://collector:4317", true).is_err());
+        for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Zipkin] {
+            assert!(url(protocol, "h:1", true).is_err_and(|e| e.contains("grpc only")));
+            assert!(url(protocol, "https://h:1", false).is_err_and(|e| e.contains("grpc only")));
+            assert!(url(protocol, "h:1", false).is_ok());
+        }
+    }
+
+    #[test]
+    fn unauthenticated_is_refused_for_good() {
+        let status = tonic::Status::unauthenticated("missing or invalid bearer token");
+        assert!(matches!(
+            grpc_refusal(&status),
+            Attempt::Unauthenticated(Credential::Token, _)
+        ));
+        let alert = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: CertificateRequired",
+        );
+        assert!(certificate_refused(&alert));
+        let other = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: DecodeError",
+        );
+        assert!(!certificate_refused(&other));
+        let error = SendError::unauthenticated("h:1", Credential::Token, false, "HTTP 401".into());
+        assert_eq!(error.to_string(), "h:1 asks for a bearer token (HTTP 401)");
+    }
+
+    #[test]
+    fn client_tls_files_are_checked_and_the_key_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["client".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (cert, key, other_key, garbage) = (
+            write("cert.pem", &cert.pem()),
+            write("key.pem", &key.serialize_pem()),
+            write(
+                "other.pem",
+                &rcgen::KeyPair::generate().unwrap().serialize_pem(),
+            ),
+            write("garbage.pem", "not PEM\n"),
+        );
+        let tls = ClientTls::from_files(&cert, Some((&cert, &key))).unwrap();
+        assert!(tls.mutual());
+        let shown = format!("{tls:?}");
+        assert!(!shown.contains("PRIVATE"), "{shown}");
+        let error =
+            |ca: &Path, identity| ClientTls::from_files(ca, identity).unwrap_err().to_string();
+        let message = error(&garbage, None);
+        assert!(message.contains("garbage.pem"), "{message}");
+        let message = error(&dir.path().join("missing.pem"), None);
+        assert!(
+            message.contains("missing.pem") && message.contains("cannot read"),
+            "{message}"
+        );
+        let message = error(&cert, Some((&cert, &other_key)));
+        assert!(
+            message.contains("other.pem") && message.contains("cert.pem"),
+            "{message}"
+        );
+        let message = error(&cert, Some((&cert, &garbage)));
+        assert!(message.contains("garbage.pem"), "{message}");
+    }
+
+    /// An OTLP/HTTP receiver on loopback that wants `Bearer right`.
+    async fn receiver() -> String {
+        use axum::routing::post;
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            post(|headers: http::HeaderMap| async move {
+                if headers
+                    .get("authorization")
+                    .is_some_and(|v| v == "Bearer right")
+                {
+                    (http::StatusCode::OK, "{}")
+                } else {
+                    (http::StatusCode::UNAUTHORIZED, "{\"code\":16}")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr.to_string()
+    }
+
+    #[tokio::test]
+    async fn the_token_goes_with_http_requests_and_a_401_is_not_retried() {
+        let addr = receiver().await;
+        let dir = tempfile::tempdir().unwrap();
+        let token = |text: &str| {
+            let path = dir.path().join(text);
+            std::fs::write(&path, format!("{text}\n")).unwrap();
+            BearerToken::from_file(&path).unwrap()
+        };
+        let request = ExportTraceServiceRequest::default();
+
+        let right = token("right");
+        let mut sender = Sender::connect(Protocol::HttpJson, &addr, Some(&right), None)
+            .await
+            .unwrap();
+        let delivery = sender.send(&request, 3).await;
+        assert_eq!(delivery.accepted, 3, "{:?}", sender.last_error());
+        assert_eq!(sender.refused(), None);
+
+        for token in [Some(token("wrong")), None] {
+            let mut sender = Sender::connect(Protocol::HttpJson, &addr, token.as_ref(), None)
+                .await
+                .unwrap();
+            let delivery = sender.send(&request, 3).await;
+            assert_eq!((delivery.failed, delivery.retries), (3, 0));
+            assert_eq!(sender.refused(), Some(Credential::Token));
+            assert_eq!(sender.presents(Credential::Token), token.is_some());
+            assert_eq!(sender.last_error(), Some("HTTP 401 Unauthorized"));
+        }
     }
 }
