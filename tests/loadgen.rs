@@ -17,16 +17,7 @@ struct Serve {
 
 impl Serve {
     fn start(extra: &[&str]) -> Self {
-        let mut args = vec![
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--zipkin",
-            "127.0.0.1:0",
-            "--api",
-            "127.0.0.1:0",
-        ];
+        let mut args = common::LOOPBACK_LISTENERS.to_vec();
         args.extend_from_slice(extra);
         let (child, listening) = common::spawn_serve(&args);
         Self { child, listening }

@@ -30,15 +30,8 @@ const RECEIVERS: [(&str, &str, &str); 4] = [
 fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("overload.jsonl");
-    let (mut serve, listening) = common::spawn_serve(&[
-        "--otlp-grpc",
-        "127.0.0.1:0",
-        "--otlp-http",
-        "127.0.0.1:0",
-        "--zipkin",
-        "127.0.0.1:0",
-        "--api",
-        "127.0.0.1:0",
+    let mut args = common::LOOPBACK_LISTENERS.to_vec();
+    args.extend([
         // Small enough that four senders at full speed overflow it all the time.
         "--queue-spans",
         "2000",
@@ -47,6 +40,7 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
         "--record",
         recording.to_str().unwrap(),
     ]);
+    let (mut serve, listening) = common::spawn_serve(&args);
     let api = format!("http://{}", listening["api"]);
     let watch = process::Watch::start(serve.id(), Duration::from_millis(20));
 

@@ -34,17 +34,8 @@ impl Serve {
     fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let record = dir.path().join("recording.jsonl");
-        let mut args = vec![
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--zipkin",
-            "127.0.0.1:0",
-            "--api",
-            "127.0.0.1:0",
-            "--record",
-        ];
+        let mut args = common::LOOPBACK_LISTENERS.to_vec();
+        args.push("--record");
         let record_arg = record.to_str().unwrap().to_owned();
         args.push(&record_arg);
         args.extend_from_slice(extra);
@@ -582,33 +573,26 @@ fn listeners_default_to_loopback_and_binding_beyond_it_is_said() {
         assert!(help.contains(&format!("[default: {default}]")), "{help}");
     }
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
-        .args([
-            "serve",
+    let (mut child, listening, logs) = common::spawn_serve_env(
+        &[
             "--otlp-grpc",
             "0.0.0.0:0",
             "--otlp-http",
             "127.0.0.1:0",
-        ])
-        .args(["--zipkin", "off", "--api", "127.0.0.1:0"])
-        .env("MESHLENS_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+            "--zipkin",
+            "off",
+            "--api",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
     assert!(
-        line.starts_with("meshlens: listening otlp_grpc=0.0.0.0:"),
-        "{line}"
+        listening["otlp_grpc"].starts_with("0.0.0.0:"),
+        "{listening:?}"
     );
     child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    child.wait().unwrap();
+    let stderr = logs.join().unwrap();
     let warnings: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("listening beyond loopback"))

@@ -1,12 +1,17 @@
 //! Soak: `meshlens serve` (with live policy checks) under steady mesh traffic from
-//! `meshlens loadgen` for ten minutes, a dashboard-like reader polling the API, and resident
-//! memory and open file descriptors sampled throughout: both must be flat after warm-up, and
-//! every span sent must be accepted. A benchmark-style run, not part of the default suite:
+//! `meshlens loadgen`, a dashboard-like reader polling the API, and resident memory and open
+//! file descriptors sampled throughout: both must be flat after warm-up, and every span sent
+//! must be accepted. Warm-up is the analyzer's longest window (15 one-minute buckets per edge
+//! fill before memory can level off), then ten minutes are measured. A benchmark-style run,
+//! not part of the default suite:
 //!
 //! ```sh
-//! cargo test --release --test soak -- --ignored --nocapture
+//! cargo test --release --test soak -- --ignored --nocapture        # 16 + 10 minutes
 //! MESHLENS_SOAK_SECS=120 MESHLENS_SOAK_RATE=50000 cargo test --release --test soak -- --ignored --nocapture
 //! ```
+//!
+//! A run shorter than 20 minutes takes its first half as warm-up: it shows the windows
+//! filling, not the plateau.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -26,9 +31,10 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 #[test]
-#[ignore = "ten minutes: run with --ignored (see the module's docs)"]
+#[ignore = "26 minutes: run with --ignored (see the module's docs)"]
 fn memory_and_file_descriptors_stay_flat_under_ten_minutes_of_mesh_traffic() {
-    let secs = env_or("MESHLENS_SOAK_SECS", 600);
+    let secs = env_or("MESHLENS_SOAK_SECS", 26 * 60);
+    let warm_up = if secs >= 20 * 60 { 16 * 60 } else { secs / 2 };
     let rate = env_or("MESHLENS_SOAK_RATE", 20_000);
     let root = env!("CARGO_MANIFEST_DIR");
     let policies = format!("{root}/testdata/demo/large/policies.yaml");
@@ -45,7 +51,7 @@ fn memory_and_file_descriptors_stay_flat_under_ten_minutes_of_mesh_traffic() {
         &policies,
     ]);
     let api = format!("http://{}", listening["api"]);
-    let every = Duration::from_secs((secs / 60).max(1));
+    let every = Duration::from_secs(10.min(secs / 60).max(1));
     let watch = process::Watch::start(serve.id(), every);
 
     // A dashboard: the graph, anomalies and stats once a second, on a kept-alive connection.
@@ -79,18 +85,20 @@ fn memory_and_file_descriptors_stay_flat_under_ten_minutes_of_mesh_traffic() {
     let mut delivered = 0;
     for minute in 0..minutes {
         let duration = format!("{}s", (secs - minute * 60).min(60));
-        let seed = (minute + 1).to_string();
+        // Each sender its own seed: equal seeds would give equal trace ids.
+        let seeds = [(2 * minute + 1).to_string(), (2 * minute + 2).to_string()];
         let senders: Vec<_> = [
             ("grpc", "otlp_grpc", "large", rate * 4 / 5),
             ("http-protobuf", "otlp_http", "bookinfo", rate / 5),
         ]
         .into_iter()
-        .map(|(protocol, listener, scenario, rate)| {
+        .zip(&seeds)
+        .map(|((protocol, listener, scenario, rate), seed)| {
             Command::new(env!("CARGO_BIN_EXE_meshlens"))
                 .args(["loadgen", "--target", &listening[listener]])
                 .args(["--protocol", protocol, "--scenario", scenario])
                 .args(["--rate", &rate.to_string(), "--duration", &duration])
-                .args(["--connections", "2", "--seed", &seed, "--json"])
+                .args(["--connections", "2", "--seed", seed, "--json"])
                 .env("MESHLENS_LOG", "error")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -126,10 +134,9 @@ fn memory_and_file_descriptors_stay_flat_under_ten_minutes_of_mesh_traffic() {
     let status = process::terminate(&mut serve, Duration::from_secs(20));
     assert!(status.success(), "serve exited with {status}");
 
-    // Warm-up: the first fifth of the run (windows filling, caches and pools growing).
     let warm = samples
         .iter()
-        .position(|s| s.at.as_secs() * 5 >= secs)
+        .position(|s| s.at.as_secs() >= warm_up)
         .unwrap();
     let (before, after) = samples.split_at(warm);
     assert!(!before.is_empty() && !after.is_empty(), "{samples:?}");
@@ -147,9 +154,9 @@ fn memory_and_file_descriptors_stay_flat_under_ten_minutes_of_mesh_traffic() {
         at_warm.rss_kib / 1024,
         max_rss / 1024
     );
-    // Flat: at most a fifth (plus 16 MiB of allocator slack) above the warm level.
+    // Flat: at most a tenth (plus 16 MiB of allocator slack) above the warm level.
     assert!(
-        max_rss <= at_warm.rss_kib * 6 / 5 + 16 * 1024,
+        max_rss <= at_warm.rss_kib * 11 / 10 + 16 * 1024,
         "RSS grew after warm-up: {samples:?}"
     );
     assert!(max_fds - min_fds <= 16, "fds grew: {samples:?}");

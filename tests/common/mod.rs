@@ -33,8 +33,21 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Starts `meshlens serve` with `args` (listeners on port 0 given by the caller) and reads its
-/// first line: the bound address of each listener (`otlp_grpc`, `otlp_http`, `zipkin`, `api`).
+/// Every listener on loopback, port 0: the addresses are read back from serve's first line.
+pub const LOOPBACK_LISTENERS: [&str; 8] = [
+    "--otlp-grpc",
+    "127.0.0.1:0",
+    "--otlp-http",
+    "127.0.0.1:0",
+    "--zipkin",
+    "127.0.0.1:0",
+    "--api",
+    "127.0.0.1:0",
+];
+
+/// Starts `meshlens serve` with `args` (listeners on port 0 given by the caller, e.g.
+/// [`LOOPBACK_LISTENERS`]) and reads its first line: the bound address of each listener
+/// (`otlp_grpc`, `otlp_http`, `zipkin`, `api`).
 pub fn spawn_serve(args: &[&str]) -> (Child, BTreeMap<String, String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meshlens"))
         .arg("serve")
@@ -43,18 +56,7 @@ pub fn spawn_serve(args: &[&str]) -> (Child, BTreeMap<String, String>) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let listening = line
-        .trim()
-        .strip_prefix("meshlens: listening ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .split(' ')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let listening = listening(&mut child);
     (child, listening)
 }
 
@@ -83,17 +85,21 @@ pub fn spawn_serve_env(
         let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
         text
     });
+    let listening = listening(&mut child);
+    (child, listening, logs)
+}
+
+/// The addresses on serve's first line: `meshlens: listening otlp_grpc=… otlp_http=… …`.
+fn listening(child: &mut Child) -> BTreeMap<String, String> {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let listening = line
-        .trim()
+    line.trim()
         .strip_prefix("meshlens: listening ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .split(' ')
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    (child, listening, logs)
+        .collect()
 }
