@@ -1,6 +1,6 @@
 //! `meshlens serve` driven well past its capacity over loopback: four `meshlens loadgen`
 //! processes (OTLP gRPC, OTLP/HTTP protobuf and JSON, Zipkin) sending as fast as they can into
-//! a small queue and a small pairing store, with a recording. The server must not crash, must
+//! a one-batch queue and a small pairing store, with a recording. The server must not crash, must
 //! stay under a memory cap, must answer overload with retryable refusals, and must not lose a
 //! span it acknowledged: accepted == handed to the analyzer == recorded, dropped == 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -32,9 +32,9 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
     let recording = dir.path().join("overload.jsonl");
     let mut args = common::LOOPBACK_LISTENERS.to_vec();
     args.extend([
-        // Small enough that four senders at full speed overflow it all the time.
+        // About one batch: any two batches at once overflow it, however fast the machine.
         "--queue-spans",
-        "2000",
+        "300",
         "--pair-max-items",
         "5000",
         "--record",
@@ -69,13 +69,12 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
         delivered += sent;
     }
 
-    // Still serving, and overloaded for real: refusals on every receiver, none dropped.
+    // Still serving, and overloaded for real: refusals, none dropped.
     let metrics = get(&format!("{api}/metrics"));
-    let mut accepted = 0.0;
+    let (mut accepted, mut refused) = (0.0, 0.0);
     for (protocol, _, receiver) in RECEIVERS {
         let labels = format!("{{receiver=\"{receiver}\"}}");
-        let refused = metric(&metrics, &format!("meshlens_spans_refused_total{labels}"));
-        assert!(refused > 0.0, "{protocol} was never refused:\n{metrics}");
+        refused += metric(&metrics, &format!("meshlens_spans_refused_total{labels}"));
         assert_eq!(
             metric(&metrics, &format!("meshlens_spans_dropped_total{labels}")),
             0.0,
@@ -83,6 +82,7 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
         );
         accepted += metric(&metrics, &format!("meshlens_spans_accepted_total{labels}"));
     }
+    assert!(refused > 0.0, "never refused:\n{metrics}");
     assert_eq!(
         accepted as u64, delivered,
         "accepted by serve vs by loadgen"
@@ -107,7 +107,7 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
     assert!(peak > 0, "RSS was never read");
     assert!(peak < RSS_CAP_KIB, "serve peaked at {} MiB", peak / 1024);
     eprintln!(
-        "overload: {delivered} spans accepted, peak RSS {} MiB",
+        "overload: {delivered} spans accepted, {refused} refused and retried, peak RSS {} MiB",
         peak / 1024
     );
 }
