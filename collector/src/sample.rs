@@ -180,3 +180,24 @@ fn envoy_span(n: u64, caller: &str, callee: &str, port: u16, path: &str, client:
         ..Default::default()
     }
 }
+
+/// An OTLP request body holding one already-encoded `Span`, built field by field: for inputs
+/// prost would refuse to build or encode (nesting deeper than it decodes, invalid UTF-8).
+pub fn raw_request(span: &[u8]) -> Vec<u8> {
+    let mut scope = Vec::new();
+    prost::encoding::bytes::encode(2, &span.to_vec(), &mut scope);
+    let mut resource_spans = Vec::new();
+    prost::encoding::bytes::encode(2, &scope, &mut resource_spans);
+    let mut body = Vec::new();
+    prost::encoding::bytes::encode(1, &resource_spans, &mut body);
+    body
+}
+
+/// An encoded `KeyValue` of `key` and an already-encoded `AnyValue`, to append to an encoded
+/// span as field 9 (attributes).
+pub fn raw_attribute(key: &str, any_value: &[u8]) -> Vec<u8> {
+    let mut kv = Vec::new();
+    prost::encoding::string::encode(1, &key.to_owned(), &mut kv);
+    prost::encoding::bytes::encode(2, &any_value.to_vec(), &mut kv);
+    kv
+}

@@ -4,11 +4,14 @@
 //! the server answers the next request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/raw_grpc.rs"]
+mod raw_grpc;
+
 use std::sync::{Arc, Mutex};
 
 use meshlens_collector::formats::otlp_json;
 use meshlens_collector::intern::OVERFLOW;
-use meshlens_collector::sample::envoy_request;
+use meshlens_collector::sample::{self, envoy_request};
 use meshlens_collector::server::conn::HttpLimits;
 use meshlens_collector::server::{Collector, Pipeline, ServeConfig};
 use meshlens_collector::{Interner, Span};
@@ -186,18 +189,10 @@ async fn deep_nesting_is_refused_in_json_and_skipped_in_protobuf() {
         value.clear();
         prost::encoding::bytes::encode(5, &array, &mut value);
     }
-    let mut kv = Vec::new();
-    prost::encoding::string::encode(1, &"custom".to_owned(), &mut kv);
-    prost::encoding::bytes::encode(2, &value, &mut kv);
     let request = envoy_request(1, 5);
     let mut span = request.resource_spans[0].scope_spans[0].spans[0].encode_to_vec();
-    prost::encoding::bytes::encode(9, &kv, &mut span);
-    let mut scope = Vec::new();
-    prost::encoding::bytes::encode(2, &span, &mut scope);
-    let mut resource_spans = Vec::new();
-    prost::encoding::bytes::encode(2, &scope, &mut resource_spans);
-    let mut body = Vec::new();
-    prost::encoding::bytes::encode(1, &resource_spans, &mut body);
+    prost::encoding::bytes::encode(9, &sample::raw_attribute("custom", &value), &mut span);
+    let body = sample::raw_request(&span);
     let response = server.otlp(PROTOBUF, body).await;
     assert_eq!(response.status(), StatusCode::OK);
     server.still_serving().await;
@@ -319,63 +314,5 @@ async fn duplicate_json_keys_are_refused_with_their_position() {
 }
 
 async fn raw_grpc(endpoint: &str, body: Vec<u8>) -> tonic::Status {
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    let path = http::uri::PathAndQuery::from_static(
-        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    );
-    grpc.unary(
-        tonic::Request::new(bytes::Bytes::from(body)),
-        path,
-        RawCodec,
-    )
-    .await
-    .unwrap_err()
-}
-
-/// Sends bytes as they are; answers are not expected to decode.
-#[derive(Debug, Clone, Copy)]
-struct RawCodec;
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = bytes::Bytes;
-    type Decode = ();
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl tonic::codec::Encoder for RawCodec {
-    type Item = bytes::Bytes;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: bytes::Bytes,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        bytes::BufMut::put(dst, item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for RawCodec {
-    type Item = ();
-    type Error = tonic::Status;
-
-    fn decode(&mut self, _: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
-        Ok(Some(()))
-    }
+    raw_grpc::export_raw(endpoint, body).await.unwrap_err()
 }

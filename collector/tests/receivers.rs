@@ -4,6 +4,8 @@
 
 #[path = "../../tests/common/metrics.rs"]
 mod metrics;
+#[path = "support/raw_grpc.rs"]
+mod raw_grpc;
 use metrics::metric;
 
 use std::io::Write;
@@ -273,21 +275,8 @@ async fn grpc_answers_with_otlp_status_codes() {
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
 
     // Garbage where a protobuf message should be: INVALID_ARGUMENT.
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut raw = tonic::client::Grpc::new(channel);
-    raw.ready().await.unwrap();
-    let garbage = bytes::Bytes::from_static(b"\x0a\xff\xff\xff\x7f garbage");
-    let path = http::uri::PathAndQuery::from_static(
-        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    );
-    let status = raw
-        .unary(tonic::Request::new(garbage), path, RawRequestCodec)
-        .await
-        .unwrap_err();
+    let garbage = b"\x0a\xff\xff\xff\x7f garbage".to_vec();
+    let status = raw_grpc::export_raw(&endpoint, garbage).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     assert!(status.message().contains("invalid protobuf"), "{status:?}");
 
@@ -317,58 +306,6 @@ async fn grpc_answers_with_otlp_status_codes() {
 }
 
 /// Sends bytes as they are, to put malformed messages on the wire.
-#[derive(Debug, Clone, Copy)]
-struct RawRequestCodec;
-
-impl tonic::codec::Codec for RawRequestCodec {
-    type Encode = bytes::Bytes;
-    type Decode = ExportTraceServiceResponse;
-    type Encoder = RawEncoder;
-    type Decoder = ResponseDecoder;
-
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-
-    fn decoder(&mut self) -> ResponseDecoder {
-        ResponseDecoder
-    }
-}
-
-#[derive(Debug)]
-struct RawEncoder;
-
-impl tonic::codec::Encoder for RawEncoder {
-    type Item = bytes::Bytes;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: bytes::Bytes,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        bytes::BufMut::put(dst, item);
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct ResponseDecoder;
-
-impl tonic::codec::Decoder for ResponseDecoder {
-    type Item = ExportTraceServiceResponse;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<ExportTraceServiceResponse>, tonic::Status> {
-        ExportTraceServiceResponse::decode(src)
-            .map(Some)
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    }
-}
-
 /// A pipeline that cannot keep up fills the queue: clients are told to retry (HTTP 503 with
 /// Retry-After, gRPC UNAVAILABLE with RetryInfo), and nothing acknowledged is lost.
 #[tokio::test]

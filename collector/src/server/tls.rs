@@ -163,6 +163,14 @@ pub fn read_certs(
     path: &Path,
     what: &'static str,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    read_certs_pem(path, what).map(|(_, certs)| certs)
+}
+
+/// A PEM file of certificates (none is an error): its text and the certificates.
+pub(crate) fn read_certs_pem(
+    path: &Path,
+    what: &'static str,
+) -> Result<(Vec<u8>, Vec<CertificateDer<'static>>), TlsError> {
     let pem = read(path, what)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -173,13 +181,21 @@ pub fn read_certs(
             path: path.to_owned(),
         });
     }
-    Ok(certs)
+    Ok((pem, certs))
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let what = "private key";
+    read_key_pem(path, "private key").map(|(_, key)| key)
+}
+
+/// A PEM file's private key: its text and the key.
+pub(crate) fn read_key_pem(
+    path: &Path,
+    what: &'static str,
+) -> Result<(Vec<u8>, PrivateKeyDer<'static>), TlsError> {
     let pem = read(path, what)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|error| pem_error(path, what, error))
+    let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|error| pem_error(path, what, error))?;
+    Ok((pem, key))
 }
 
 fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
@@ -286,9 +302,20 @@ fn stamp(files: &TlsFiles) -> Option<Stamp> {
 fn certified_key(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
     let certs = read_certs(&files.cert, "certificate")?;
     let key = read_key(&files.key)?;
+    pair(&files.cert, &files.key, certs, key, provider)
+}
+
+/// A certificate chain with its key, checked to belong together (files named in the error).
+pub(crate) fn pair(
+    cert_path: &Path,
+    key_path: &Path,
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
     let key_error = |error| TlsError::Key {
-        cert: files.cert.clone(),
-        key: files.key.clone(),
+        cert: cert_path.to_owned(),
+        key: key_path.to_owned(),
         error,
     };
     let signing = provider

@@ -22,7 +22,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::metadata::AsciiMetadataValue;
@@ -31,7 +30,7 @@ use tonic_types::StatusExt;
 
 use crate::formats::{otlp_json, zipkin_encode};
 use crate::server::auth::BearerToken;
-use crate::server::tls::TlsError;
+use crate::server::tls::{self, TlsError};
 
 /// How spans travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -182,16 +181,14 @@ impl ClientTls {
     /// key: files without PEM, or a key that is not the certificate's, are errors naming the
     /// file, here rather than at the handshake.
     pub fn from_files(ca: &Path, identity: Option<(&Path, &Path)>) -> Result<Self, TlsError> {
-        let (ca_pem, _) = read_certs(ca, "CA certificate")?;
+        let (ca_pem, _) = tls::read_certs_pem(ca, "CA certificate")?;
         let identity = match identity {
             None => None,
             Some((cert, key)) => {
-                let (cert_pem, certs) = read_certs(cert, "client certificate")?;
-                let what = "client private key";
-                let key_pem = read(key, what)?;
-                let private = PrivateKeyDer::from_pem_slice(&key_pem)
-                    .map_err(|error| pem_error(key, what, error))?;
-                check_key(cert, key, certs, private)?;
+                let (cert_pem, certs) = tls::read_certs_pem(cert, "client certificate")?;
+                let (key_pem, private) = tls::read_key_pem(key, "client private key")?;
+                let provider = rustls::crypto::ring::default_provider();
+                tls::pair(cert, key, certs, private, &provider)?;
                 Some(Pair {
                     cert: Arc::from(cert_pem),
                     key: Arc::from(key_pem),
@@ -282,67 +279,6 @@ impl ClientTls {
             config = config.domain_name(name.clone());
         }
         config
-    }
-}
-
-/// A PEM file of certificates (none is an error): its text and the certificates.
-fn read_certs(
-    path: &Path,
-    what: &'static str,
-) -> Result<(Vec<u8>, Vec<CertificateDer<'static>>), TlsError> {
-    let pem = read(path, what)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| pem_error(path, what, error))?;
-    if certs.is_empty() {
-        return Err(TlsError::Missing {
-            what,
-            path: path.to_owned(),
-        });
-    }
-    Ok((pem, certs))
-}
-
-fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|error| TlsError::Read {
-        what,
-        path: path.to_owned(),
-        error,
-    })
-}
-
-fn pem_error(path: &Path, what: &'static str, error: rustls_pki_types::pem::Error) -> TlsError {
-    match error {
-        rustls_pki_types::pem::Error::NoItemsFound => TlsError::Missing {
-            what,
-            path: path.to_owned(),
-        },
-        other => TlsError::Pem {
-            path: path.to_owned(),
-            message: format!("{other:?}"),
-        },
-    }
-}
-
-/// The key must be the certificate's (as the server's own pair is checked).
-fn check_key(
-    cert: &Path,
-    key: &Path,
-    certs: Vec<CertificateDer<'static>>,
-    private: PrivateKeyDer<'static>,
-) -> Result<(), TlsError> {
-    let key_error = |error| TlsError::Key {
-        cert: cert.to_owned(),
-        key: key.to_owned(),
-        error,
-    };
-    let signing = rustls::crypto::ring::default_provider()
-        .key_provider
-        .load_private_key(private)
-        .map_err(key_error)?;
-    match CertifiedKey::new(certs, signing).keys_match() {
-        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => Ok(()),
-        Err(error) => Err(key_error(error)),
     }
 }
 

@@ -5,7 +5,7 @@ use prost::Message;
 
 use super::*;
 use crate::intern::Interner;
-use crate::sample::envoy_request;
+use crate::sample::{self, envoy_request};
 
 fn owned_path(
     request: &ExportTraceServiceRequest,
@@ -147,21 +147,14 @@ fn deeply_nested_array_values_do_not_exhaust_the_stack() {
         value.clear();
         prost::encoding::bytes::encode(5, &array, &mut value);
     }
-    let mut key_value = Vec::new();
-    prost::encoding::string::encode(1, &"x-forwarded-client-cert".to_owned(), &mut key_value);
-    prost::encoding::bytes::encode(2, &value, &mut key_value);
+    let key_value = sample::raw_attribute("x-forwarded-client-cert", &value);
     let mut request = envoy_request(1, 0);
     request.resource_spans[0].scope_spans[0].spans[0]
         .attributes
         .clear();
     let mut span = request.resource_spans[0].scope_spans[0].spans[0].encode_to_vec();
     prost::encoding::bytes::encode(9, &key_value, &mut span);
-    let mut scope = Vec::new();
-    prost::encoding::bytes::encode(2, &span, &mut scope);
-    let mut resource_spans = Vec::new();
-    prost::encoding::bytes::encode(2, &scope, &mut resource_spans);
-    let mut body = Vec::new();
-    prost::encoding::bytes::encode(1, &resource_spans, &mut body);
+    let body = sample::raw_request(&span);
 
     let (spans, _) = wire_path(&body, &normalizer).unwrap();
     assert_eq!(spans.len(), 1);
@@ -211,7 +204,7 @@ fn sampling_information_scales_spans_on_both_paths() {
     let second = spans.next().unwrap();
     second
         .attributes
-        .push(crate::sample::string_attr("SampleRate", "10"));
+        .push(sample::string_attr("SampleRate", "10"));
     let (wire_spans, _) = wire_path(&request.encode_to_vec(), &normalizer).unwrap();
     let (owned_spans, _) = owned_path(&request, &normalizer);
     assert_eq!(wire_spans, owned_spans);
@@ -299,12 +292,7 @@ fn a_million_levels_of_nesting_are_walked_without_recursion() {
     let normalizer = Normalizer::new(Interner::new());
     let value = nested_any_value(1_000_000);
     assert!(value.len() > 10 << 20);
-    let attribute = |key: &str| {
-        let mut kv = Vec::new();
-        prost::encoding::string::encode(1, &key.to_owned(), &mut kv);
-        prost::encoding::bytes::encode(2, &value, &mut kv);
-        kv
-    };
+    let attribute = |key: &str| sample::raw_attribute(key, &value);
     let request = envoy_request(1, 0);
     let mut span = request.resource_spans[0].scope_spans[0].spans[0].encode_to_vec();
     for key in ["http.url", "x-forwarded-client-cert", "custom"] {
@@ -339,21 +327,12 @@ fn a_million_levels_of_nesting_are_walked_without_recursion() {
 fn invalid_utf8_refuses_the_request_only_where_it_is_read() {
     let normalizer = Normalizer::new(Interner::new());
     let with_attribute = |key: &str, value: &[u8]| {
-        let mut kv = Vec::new();
-        prost::encoding::string::encode(1, &key.to_owned(), &mut kv);
         let mut any = Vec::new();
         prost::encoding::bytes::encode(1, &value.to_vec(), &mut any);
-        prost::encoding::bytes::encode(2, &any, &mut kv);
         let request = envoy_request(1, 0);
         let mut span = request.resource_spans[0].scope_spans[0].spans[0].encode_to_vec();
-        prost::encoding::bytes::encode(9, &kv, &mut span);
-        let mut scope = Vec::new();
-        prost::encoding::bytes::encode(2, &span, &mut scope);
-        let mut resource_spans = Vec::new();
-        prost::encoding::bytes::encode(2, &scope, &mut resource_spans);
-        let mut body = Vec::new();
-        prost::encoding::bytes::encode(1, &resource_spans, &mut body);
-        body
+        prost::encoding::bytes::encode(9, &sample::raw_attribute(key, &any), &mut span);
+        sample::raw_request(&span)
     };
     let read = with_attribute("http.method", b"GE\xffT");
     let error = wire_path(&read, &normalizer).unwrap_err();
