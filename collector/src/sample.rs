@@ -201,3 +201,39 @@ pub fn raw_attribute(key: &str, any_value: &[u8]) -> Vec<u8> {
     prost::encoding::bytes::encode(2, &any_value.to_vec(), &mut kv);
     kv
 }
+
+/// A one-span request with attributes that once normalised differently on the wire path and
+/// the owned path (found by fuzzing): a key without a value after the same key with one, and
+/// an RBAC denial inside an array under an unknown key.
+pub fn odd_attributes_request() -> ExportTraceServiceRequest {
+    let value = |v: any_value::Value| Some(AnyValue { value: Some(v) });
+    let denial = AnyValue {
+        value: Some(any_value::Value::StringValue(
+            "rbac_access_denied_matched_policy[none]".into(),
+        )),
+    };
+    let mut request = envoy_request(1, 0);
+    request.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .extend([
+            KeyValue {
+                key: "error".into(),
+                value: value(any_value::Value::BoolValue(true)),
+                ..KeyValue::default()
+            },
+            KeyValue {
+                key: "error".into(),
+                ..KeyValue::default()
+            },
+            KeyValue {
+                key: "custom".into(),
+                value: value(any_value::Value::ArrayValue(
+                    opentelemetry_proto::tonic::common::v1::ArrayValue {
+                        values: vec![denial],
+                    },
+                )),
+                ..KeyValue::default()
+            },
+        ]);
+    request
+}

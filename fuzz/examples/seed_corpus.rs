@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 
 use meshlens_collector::formats::otlp_json;
 use meshlens_collector::sample;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
 use prost::Message;
 
 fn root() -> PathBuf {
@@ -54,36 +52,6 @@ fn lines(bytes: &[u8], n: usize) -> Vec<u8> {
     out
 }
 
-fn odd_attributes() -> ExportTraceServiceRequest {
-    let value = |v: any_value::Value| Some(AnyValue { value: Some(v) });
-    let mut request = sample::envoy_request(1, 0);
-    request.resource_spans[0].scope_spans[0].spans[0]
-        .attributes
-        .extend([
-            KeyValue {
-                key: "error".into(),
-                value: value(any_value::Value::BoolValue(true)),
-                ..KeyValue::default()
-            },
-            KeyValue {
-                key: "error".into(),
-                ..KeyValue::default()
-            },
-            KeyValue {
-                key: "custom".into(),
-                value: value(any_value::Value::ArrayValue(ArrayValue {
-                    values: vec![AnyValue {
-                        value: Some(any_value::Value::StringValue(
-                            "rbac_access_denied_matched_policy[none]".into(),
-                        )),
-                    }],
-                })),
-                ..KeyValue::default()
-            },
-        ]);
-    request
-}
-
 fn main() {
     let small_otlp = [
         "otlp-spec-example.json",
@@ -111,7 +79,7 @@ fn main() {
     write("otlp_protobuf", "empty", b"");
     // Found by reading the walker against the owned path (the differential check fires on
     // it): a valueless key after a valued one, and an RBAC denial inside an array value.
-    let odd = odd_attributes();
+    let odd = sample::odd_attributes_request();
     let dir = root().join("corpus/otlp_protobuf");
     fs::write(dir.join("regression-odd-attributes"), odd.encode_to_vec()).unwrap();
     let mut json = Vec::new();

@@ -60,18 +60,10 @@ pub(crate) async fn serve_http(
         .header_read_timeout(limits.header_read_timeout);
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = next_connection(&listener, what) => accepted,
             _ = stopped.wait_for(|&stop| stop) => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                // Out of file descriptors and the like: wait a little instead of spinning.
-                tracing::warn!(%error, "{what}: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let Some(stream) = accepted else { continue };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             tracing::debug!("{what}: connection limit reached, closing a new connection");
             drop(stream);
@@ -153,18 +145,11 @@ pub(crate) fn tls_incoming(
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
+                accepted = next_connection(&listener, what) => accepted,
                 _ = stopped.wait_for(|&stop| stop) => break,
                 _ = sender.closed() => break,
             };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "{what}: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
+            let Some(stream) = accepted else { continue };
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 tracing::debug!("{what}: too many TLS handshakes at once, closing a connection");
                 continue;
@@ -184,4 +169,17 @@ pub(crate) fn tls_incoming(
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+/// The next connection, or `None` after a failed accept (out of file descriptors and the
+/// like), having waited a little so the loop does not spin.
+async fn next_connection(listener: &TcpListener, what: &str) -> Option<TcpStream> {
+    match listener.accept().await {
+        Ok((stream, _)) => Some(stream),
+        Err(error) => {
+            tracing::warn!(%error, "{what}: accept failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    }
 }

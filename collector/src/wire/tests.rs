@@ -350,34 +350,8 @@ fn invalid_utf8_refuses_the_request_only_where_it_is_read() {
 /// a value after one with a value, and an RBAC denial in an array under an unknown key.
 #[test]
 fn valueless_keys_and_array_values_normalise_as_on_the_owned_path() {
-    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
     let normalizer = Normalizer::new(Interner::new());
-    let value = |v: any_value::Value| Some(AnyValue { value: Some(v) });
-    let mut request = envoy_request(1, 0);
-    request.resource_spans[0].scope_spans[0].spans[0]
-        .attributes
-        .extend([
-            KeyValue {
-                key: "error".into(),
-                value: value(any_value::Value::BoolValue(true)),
-                ..KeyValue::default()
-            },
-            KeyValue {
-                key: "error".into(),
-                ..KeyValue::default()
-            },
-            KeyValue {
-                key: "custom".into(),
-                value: value(any_value::Value::ArrayValue(ArrayValue {
-                    values: vec![AnyValue {
-                        value: Some(any_value::Value::StringValue(
-                            "rbac_access_denied_matched_policy[none]".into(),
-                        )),
-                    }],
-                })),
-                ..KeyValue::default()
-            },
-        ]);
+    let request = sample::odd_attributes_request();
     let (wire_spans, _) = wire_path(&request.encode_to_vec(), &normalizer).unwrap();
     let (owned_spans, _) = owned_path(&request, &normalizer);
     assert_eq!(wire_spans, owned_spans);
