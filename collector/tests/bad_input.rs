@@ -13,7 +13,7 @@ use meshlens_collector::formats::otlp_json;
 use meshlens_collector::intern::OVERFLOW;
 use meshlens_collector::sample::{self, envoy_request};
 use meshlens_collector::server::conn::HttpLimits;
-use meshlens_collector::server::{Collector, Pipeline, ServeConfig};
+use meshlens_collector::server::{Collector, DEFAULT_INFLIGHT_BYTES, Pipeline, ServeConfig};
 use meshlens_collector::{Interner, Span};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -44,6 +44,7 @@ impl Server {
             max_grpc_request_bytes: LIMIT,
             max_http_request_bytes: LIMIT,
             queue_spans: 100_000,
+            max_inflight_bytes: DEFAULT_INFLIGHT_BYTES,
             record: None,
             span_multiplier_key: None,
             http_limits: HttpLimits::default(),

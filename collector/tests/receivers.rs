@@ -17,7 +17,7 @@ use flate2::write::GzEncoder;
 use meshlens_collector::Interner;
 use meshlens_collector::sample::envoy_request;
 use meshlens_collector::server::conn::HttpLimits;
-use meshlens_collector::server::{Collector, Pipeline, ServeConfig};
+use meshlens_collector::server::{Collector, DEFAULT_INFLIGHT_BYTES, Pipeline, ServeConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -38,6 +38,7 @@ fn config(max_request_bytes: usize, queue_spans: usize) -> ServeConfig {
         max_grpc_request_bytes: max_request_bytes,
         max_http_request_bytes: max_request_bytes,
         queue_spans,
+        max_inflight_bytes: DEFAULT_INFLIGHT_BYTES,
         record: None,
         span_multiplier_key: None,
         http_limits: HttpLimits::default(),
@@ -492,9 +493,12 @@ async fn slowloris_clients_are_cut_off_and_the_server_keeps_serving() {
 async fn request_bytes_in_flight_are_budgeted_and_past_the_budget_refused_retryably() {
     use tokio::io::AsyncWriteExt;
 
-    // 64 MiB requests: four fill the 256 MiB budget.
+    // 1 MiB requests: four fill a 4 MiB budget.
     let collector = Collector::start(
-        config(64 << 20, 100_000),
+        ServeConfig {
+            max_inflight_bytes: 4 << 20,
+            ..config(1 << 20, 100_000)
+        },
         Pipeline::summary(Interner::new()),
     )
     .await
@@ -506,7 +510,7 @@ async fn request_bytes_in_flight_are_budgeted_and_past_the_budget_refused_retrya
         let head = format!(
             "POST /v1/traces HTTP/1.1\r\nHost: meshlens\r\nContent-Type: {PROTOBUF}\r\n\
              Content-Length: {}\r\n\r\n\x0a\x05",
-            64 << 20
+            1 << 20
         );
         stream.write_all(head.as_bytes()).await.unwrap();
         slow.push(stream);

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use meshlens_collector::Interner;
 use meshlens_collector::server::conn::HttpLimits;
 use meshlens_collector::server::tls::TlsFiles;
-use meshlens_collector::server::{Collector, Pipeline, Security, ServeConfig};
+use meshlens_collector::server::{
+    Collector, DEFAULT_INFLIGHT_BYTES, Pipeline, Security, ServeConfig,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(pki: &pki::Pki, limits: HttpLimits) -> ServeConfig {
@@ -24,6 +26,7 @@ fn config(pki: &pki::Pki, limits: HttpLimits) -> ServeConfig {
         max_grpc_request_bytes: 1 << 20,
         max_http_request_bytes: 1 << 20,
         queue_spans: 10_000,
+        max_inflight_bytes: DEFAULT_INFLIGHT_BYTES,
         record: None,
         span_multiplier_key: None,
         http_limits: limits,

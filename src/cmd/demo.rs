@@ -21,8 +21,8 @@ use meshlens_analyzer::snapshot::GraphSnapshot;
 use meshlens_analyzer::{AnalyzerConfig, Window};
 use meshlens_collector::server::conn::HttpLimits;
 use meshlens_collector::server::{
-    BoundAddrs, DEFAULT_MAX_GRPC_REQUEST_BYTES, DEFAULT_MAX_HTTP_REQUEST_BYTES,
-    DEFAULT_QUEUE_SPANS, ServeConfig,
+    BoundAddrs, DEFAULT_INFLIGHT_BYTES, DEFAULT_MAX_GRPC_REQUEST_BYTES,
+    DEFAULT_MAX_HTTP_REQUEST_BYTES, DEFAULT_QUEUE_SPANS, ServeConfig,
 };
 use meshlens_collector::simulate::manifests::namespace_policies;
 use meshlens_collector::simulate::{
@@ -144,6 +144,7 @@ pub fn start_demo(options: DemoOptions) -> anyhow::Result<DemoHandle> {
         max_grpc_request_bytes: DEFAULT_MAX_GRPC_REQUEST_BYTES,
         max_http_request_bytes: DEFAULT_MAX_HTTP_REQUEST_BYTES,
         queue_spans: DEFAULT_QUEUE_SPANS,
+        max_inflight_bytes: DEFAULT_INFLIGHT_BYTES,
         record: None,
         span_multiplier_key: None,
         http_limits: HttpLimits::default(),

@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Spans held between the receivers and the pipeline; beyond it clients are told to retry.
     #[arg(long, env = "MESHLENS_QUEUE_SPANS", default_value_t = DEFAULT_QUEUE_SPANS, value_name = "N")]
     queue_spans: usize,
+    /// Request bytes held at once over all receivers: each request reserves its declared
+    /// length (or the size limit) before its body is read; beyond it clients are told to retry.
+    #[arg(long, env = "MESHLENS_MAX_INFLIGHT_BYTES", default_value = "256MiB", value_parser = parse_bytes, value_name = "SIZE")]
+    max_inflight_bytes: usize,
     /// Append every accepted batch to FILE as OTLP JSON lines.
     #[arg(long, env = "MESHLENS_RECORD", value_name = "FILE")]
     record: Option<PathBuf>,
@@ -195,6 +199,7 @@ pub(super) fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
             .max_request_bytes
             .unwrap_or(DEFAULT_MAX_HTTP_REQUEST_BYTES),
         queue_spans: args.queue_spans.max(1),
+        max_inflight_bytes: args.max_inflight_bytes,
         record: args.record,
         span_multiplier_key: args.span_multiplier_key,
         http_limits: HttpLimits::default(),

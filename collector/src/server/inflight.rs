@@ -55,12 +55,6 @@ impl InflightBudget {
     }
 }
 
-impl Default for InflightBudget {
-    fn default() -> Self {
-        Self::new(DEFAULT_INFLIGHT_BYTES)
-    }
-}
-
 /// What a request may hold: its declared length when it gives one within the limit,
 /// else the limit.
 pub fn request_bytes(headers: &http::HeaderMap, limit: usize) -> usize {

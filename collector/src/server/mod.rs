@@ -28,6 +28,7 @@ use tokio::task::JoinSet;
 use crate::intern::Interner;
 use crate::normalize::Normalizer;
 use crate::summary::Summary;
+pub use inflight::DEFAULT_INFLIGHT_BYTES;
 pub use pipeline::{PipelineReport, SpanSink};
 
 /// OTLP's recommended gRPC message limit.
@@ -54,6 +55,8 @@ pub struct ServeConfig {
     pub max_grpc_request_bytes: usize,
     pub max_http_request_bytes: usize,
     pub queue_spans: usize,
+    /// Request bytes the receivers hold at once ([`DEFAULT_INFLIGHT_BYTES`]).
+    pub max_inflight_bytes: usize,
     pub record: Option<PathBuf>,
     /// An attribute giving how many requests a sampled span stands for.
     pub span_multiplier_key: Option<String>,
@@ -220,7 +223,7 @@ impl Collector {
             sender,
             metrics.clone(),
             config.record.is_some(),
-            inflight::InflightBudget::default(),
+            inflight::InflightBudget::new(config.max_inflight_bytes),
         ));
 
         let (stop, stopped) = watch::channel(false);
