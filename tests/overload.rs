@@ -40,9 +40,10 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
         "--record",
         recording.to_str().unwrap(),
     ]);
-    let (mut serve, listening) = common::spawn_serve(&args);
+    let (serve, listening) = common::spawn_serve(&args);
+    let mut serve = process::KillOnDrop(serve);
     let api = format!("http://{}", listening["api"]);
-    let watch = process::Watch::start(serve.id(), Duration::from_millis(20));
+    let watch = process::Watch::start(serve.0.id(), Duration::from_millis(20));
 
     let senders: Vec<_> = RECEIVERS
         .iter()
@@ -96,7 +97,7 @@ fn overload_is_refused_retryably_bounded_in_memory_and_loses_nothing_acknowledge
         "the large scenario's edges: {graph}"
     );
 
-    let status = process::terminate(&mut serve, Duration::from_secs(20));
+    let status = process::terminate(&mut serve.0, Duration::from_secs(20));
     assert!(status.success(), "serve exited with {status}");
     let recorded = meshlens_collector::formats::source::read_trace_file(&recording)
         .unwrap()
@@ -151,7 +152,7 @@ fn invented_services_and_paths_stop_at_the_caps_and_are_counted() {
     use meshlens_collector::envoy_call::{EnvoyCall, Peer, request_of};
     use prost::Message;
 
-    let (mut serve, listening) = common::spawn_serve(&[
+    let (serve, listening) = common::spawn_serve(&[
         "--otlp-grpc",
         "off",
         "--otlp-http",
@@ -161,6 +162,7 @@ fn invented_services_and_paths_stop_at_the_caps_and_are_counted() {
         "--api",
         "127.0.0.1:0",
     ]);
+    let mut serve = process::KillOnDrop(serve);
     let api = format!("http://{}", listening["api"]);
     let client = reqwest::blocking::Client::new();
     // 7,000 calls: 14,000 invented services, past the 5,000-node cap.
@@ -210,6 +212,6 @@ fn invented_services_and_paths_stop_at_the_caps_and_are_counted() {
     let nodes = graph["nodes"].as_array().unwrap().len();
     assert!((4_000..=5_000).contains(&nodes), "{nodes} nodes");
 
-    let status = process::terminate(&mut serve, Duration::from_secs(20));
+    let status = process::terminate(&mut serve.0, Duration::from_secs(20));
     assert!(status.success(), "serve exited with {status}");
 }

@@ -38,7 +38,7 @@ fn memory_and_file_descriptors_stay_flat_under_ten_minutes_of_mesh_traffic() {
     let rate = env_or("MESHLENS_SOAK_RATE", 20_000);
     let root = env!("CARGO_MANIFEST_DIR");
     let policies = format!("{root}/testdata/demo/large/policies.yaml");
-    let (mut serve, listening) = common::spawn_serve(&[
+    let (serve, listening) = common::spawn_serve(&[
         "--otlp-grpc",
         "127.0.0.1:0",
         "--otlp-http",
@@ -50,9 +50,10 @@ fn memory_and_file_descriptors_stay_flat_under_ten_minutes_of_mesh_traffic() {
         "--policies",
         &policies,
     ]);
+    let mut serve = process::KillOnDrop(serve);
     let api = format!("http://{}", listening["api"]);
     let every = Duration::from_secs(10.min(secs / 60).max(1));
-    let watch = process::Watch::start(serve.id(), every);
+    let watch = process::Watch::start(serve.0.id(), every);
 
     // A dashboard: the graph, anomalies and stats once a second, on a kept-alive connection.
     let reading = Arc::new(AtomicBool::new(true));
@@ -131,7 +132,7 @@ fn memory_and_file_descriptors_stay_flat_under_ten_minutes_of_mesh_traffic() {
     reading.store(false, Ordering::Relaxed);
     reader.join().unwrap();
     let samples = watch.stop();
-    let status = process::terminate(&mut serve, Duration::from_secs(20));
+    let status = process::terminate(&mut serve.0, Duration::from_secs(20));
     assert!(status.success(), "serve exited with {status}");
 
     let warm = samples

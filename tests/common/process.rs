@@ -90,3 +90,15 @@ pub fn terminate(child: &mut std::process::Child, within: Duration) -> std::proc
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A child process killed when dropped, so a failing test does not leave it running.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Already exited (after `terminate`) is fine.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
