@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/otel.rs"]
+mod otel;
 #[path = "common/pki.rs"]
 mod pki;
 
@@ -14,15 +16,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::metric;
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
 use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithTonicConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use pki::{Pki, https, request, status};
 
 const TOKEN: &str = "s3cr3t-t0ken-9f8e7d";
@@ -80,29 +78,6 @@ fn tls_args(pki: &Pki) -> Vec<String> {
 
 fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
-}
-
-/// Emits `count` spans through `exporter` as an instrumented app would, then flushes.
-fn emit(exporter: SpanExporter, service: &str, count: usize) {
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter)
-        .with_resource(
-            Resource::builder()
-                .with_service_name(service.to_owned())
-                .build(),
-        )
-        .build();
-    let tracer = provider.tracer("meshlens-security");
-    for i in 0..count {
-        let mut span = tracer
-            .span_builder(format!("GET /items/{i}"))
-            .with_kind(SpanKind::Server)
-            .with_attributes([KeyValue::new("http.response.status_code", 200)])
-            .start(&tracer);
-        span.end();
-    }
-    provider.force_flush().unwrap();
-    provider.shutdown().unwrap();
 }
 
 /// The gRPC exporter over TLS to `addr`, trusting the test CA, with a client certificate and
@@ -194,7 +169,7 @@ fn tls_on_every_listener_and_plain_text_is_refused() {
         let _context = runtime.enter();
         grpc_exporter(&pki, serve.addr("otlp_grpc"), false, None)
     };
-    emit(exporter, "cart-grpc-tls", 20);
+    otel::emit(exporter, "cart-grpc-tls", 20);
 
     runtime.block_on(async {
         // OTLP/HTTP and Zipkin over HTTPS.
@@ -337,7 +312,7 @@ fn mutual_tls_admits_only_clients_with_a_certificate_from_the_ca() {
         let _context = runtime.enter();
         grpc_exporter(&pki, serve.addr("otlp_grpc"), true, None)
     };
-    emit(exporter, "cart-mtls", 7);
+    otel::emit(exporter, "cart-mtls", 7);
     runtime.block_on(async {
         let metrics = metrics_tls(&serve, &with_cert).await;
         assert_eq!(
@@ -441,7 +416,7 @@ fn the_bearer_token_guards_ingestion_and_the_api_but_not_healthz() {
             .build()
             .unwrap()
     };
-    emit(exporter, "cart-grpc", 5);
+    otel::emit(exporter, "cart-grpc", 5);
 
     // The API: every route but /healthz.
     for path in ["/metrics", "/api/v1/stats", "/api/v1/summary"] {

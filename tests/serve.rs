@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/otel.rs"]
+mod otel;
 
 use common::metric;
 
@@ -13,11 +15,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use meshlens_collector::formats::source::read_trace_file;
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 
 struct Serve {
     child: Child,
@@ -91,40 +89,6 @@ impl Drop for Serve {
     }
 }
 
-/// Emits `count` spans through `exporter` as the SDK would in an app, then flushes.
-fn emit(exporter: SpanExporter, service: &str, count: usize) {
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter)
-        .with_resource(
-            Resource::builder()
-                .with_service_name(service.to_owned())
-                .with_attribute(KeyValue::new("k8s.namespace.name", "shop"))
-                .build(),
-        )
-        .build();
-    let tracer = provider.tracer("meshlens-e2e");
-    for i in 0..count {
-        let mut span = tracer
-            .span_builder(format!("GET /items/{i}"))
-            .with_kind(if i % 2 == 0 {
-                SpanKind::Client
-            } else {
-                SpanKind::Server
-            })
-            .with_attributes([
-                KeyValue::new("http.request.method", "GET"),
-                KeyValue::new("url.path", format!("/items/{i}")),
-                KeyValue::new("http.response.status_code", 200),
-                KeyValue::new("server.address", "inventory.shop.svc.cluster.local"),
-                KeyValue::new("server.port", 8080),
-            ])
-            .start(&tracer);
-        span.end();
-    }
-    provider.force_flush().unwrap();
-    provider.shutdown().unwrap();
-}
-
 fn recorded_spans(path: &Path) -> Vec<(String, Vec<u8>)> {
     let file = read_trace_file(path).unwrap();
     let mut spans = Vec::new();
@@ -167,7 +131,7 @@ fn otel_exporters_and_zipkin_deliver_every_span_once_and_the_recording_round_tri
             .build()
             .unwrap()
     };
-    emit(grpc, "cart-grpc", 20);
+    otel::emit(grpc, "cart-grpc", 20);
     for (protocol, service) in [
         (Protocol::HttpBinary, "cart-protobuf"),
         (Protocol::HttpJson, "cart-json"),
@@ -178,7 +142,7 @@ fn otel_exporters_and_zipkin_deliver_every_span_once_and_the_recording_round_tri
             .with_endpoint(serve.url("otlp_http", "/v1/traces"))
             .build()
             .unwrap();
-        emit(exporter, service, 20);
+        otel::emit(exporter, service, 20);
     }
     let zipkin = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
