@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
-use super::{POLICY_COLOR, fmt_age, put, scroll_offset};
+use super::{POLICY_COLOR, fmt_age, put, table_body};
 use crate::app::{App, Hits};
 
 fn severity_style(severity: Severity) -> (&'static str, Style) {
@@ -27,17 +27,9 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer, hits: &mut Hits) {
     }
     let detail_h = if area.height >= 10 { 3 } else { 0 };
     let table_area = Rect::new(area.x, area.y, area.width, area.height - detail_h);
-    let body_rows = usize::from(table_area.height.saturating_sub(1));
-    let offset = scroll_offset(app.anomaly_sel, body_rows);
-    hits.list = Some((
-        Rect::new(
-            table_area.x,
-            table_area.y + 1,
-            table_area.width,
-            table_area.height - 1,
-        ),
-        offset,
-    ));
+    let (body, offset) = table_body(table_area, app.anomaly_sel);
+    let body_rows = usize::from(body.height);
+    hits.list = Some((body, offset));
     let anomalies = &app.data.anomalies;
     // The messages name their subject; a separate column only when there is room.
     let wide = area.width >= 110;

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState};
 
-use super::{POLICY_COLOR, fmt_rate, health_color, put, scroll_offset};
+use super::{POLICY_COLOR, fmt_rate, health_color, put, table_body};
 use crate::app::{App, Hits, SortColumn};
 
 const HEADERS: [(SortColumn, &str); 9] = [
@@ -27,18 +27,10 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer, hits: &mut Hits) {
     }
     let footer = area.height >= 5;
     let table_area = Rect::new(area.x, area.y, area.width, area.height - u16::from(footer));
-    let body_rows = usize::from(table_area.height.saturating_sub(1));
     let selected = app.edge_sel();
-    let offset = scroll_offset(selected, body_rows);
-    hits.list = Some((
-        Rect::new(
-            table_area.x,
-            table_area.y + 1,
-            table_area.width,
-            table_area.height - 1,
-        ),
-        offset,
-    ));
+    let (body, offset) = table_body(table_area, selected);
+    let body_rows = usize::from(body.height);
+    hits.list = Some((body, offset));
     let arrow = if app.sort_desc { "▼" } else { "▲" };
     let header = Row::new(HEADERS.iter().map(|(column, name)| {
         if *column == app.sort {

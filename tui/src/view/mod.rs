@@ -277,6 +277,18 @@ pub(crate) fn truncate(text: &str, width: usize) -> String {
     out
 }
 
+/// A table's rows below its header line, and the first row shown so that `selected` is in
+/// view: where the table draws its body, and what mouse clicks map to.
+pub(crate) fn table_body(table: Rect, selected: usize) -> (Rect, usize) {
+    let body = Rect::new(
+        table.x,
+        table.y + 1,
+        table.width,
+        table.height.saturating_sub(1),
+    );
+    (body, scroll_offset(selected, usize::from(body.height)))
+}
+
 /// The first index of a window of `rows` rows that shows `selected`.
 pub(crate) fn scroll_offset(selected: usize, rows: usize) -> usize {
     if rows == 0 {
